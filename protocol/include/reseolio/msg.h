@@ -1,0 +1,261 @@
+/*
+ * Typed protocol messages: decode a frame body into a struct, encode a struct into a frame.
+ * No I/O. Decoded strings and byte strings point into the body that was decoded.
+ */
+#ifndef RESEOLIO_MSG_H
+#define RESEOLIO_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reseolio/buf.h"
+#include "reseolio/proto.h"
+
+#define RS_WARN_UNUSED __attribute__((warn_unused_result))
+
+/* A string or byte string on the wire. Not NUL-terminated. ptr == NULL means "absent". */
+struct rs_str {
+    const char *ptr;
+    uint32_t len;
+};
+struct rs_bytes {
+    const uint8_t *ptr;
+    uint32_t len;
+};
+
+/* Decoder limits; rs_limits_default() gives the protocol's defaults. */
+struct rs_limits {
+    uint32_t max_depth;
+    uint32_t max_objects;
+};
+
+/* What went wrong in a decode, for the ERROR reply and the log. */
+struct rs_error {
+    enum rs_code code;
+    char message[160]; /* NUL-terminated, names the field when there is one */
+};
+
+/*
+ * Presence of optional fields. A struct's `has` holds RS_HAS_* bits for its optional
+ * scalar fields; optional strings and byte strings are present when ptr != NULL.
+ * The encoder emits exactly the present fields, in the order of docs/protocol.md.
+ */
+enum {
+    RS_HAS_PID = 1u << 0,
+    RS_HAS_MAX_ATTEMPTS = 1u << 1,
+    RS_HAS_INITIAL_DELAY = 1u << 2,
+    RS_HAS_MAX_DELAY = 1u << 3,
+    RS_HAS_JITTER = 1u << 4,
+    RS_HAS_TIMEOUT = 1u << 5,
+    RS_HAS_PRIORITY = 1u << 6,
+    RS_HAS_RUN_AT = 1u << 7,
+    RS_HAS_DELAY = 1u << 8,
+    RS_HAS_RETRYABLE = 1u << 9,
+    RS_HAS_STARTED_AT = 1u << 10,
+    RS_HAS_FINISHED_AT = 1u << 11,
+    RS_HAS_LIMIT = 1u << 12,
+    RS_HAS_AFTER = 1u << 13,
+    RS_HAS_NEXT = 1u << 14,
+    RS_HAS_AWAIT_TIMEOUT = 1u << 15,
+};
+
+enum rs_backoff {
+    RS_BACKOFF_EXPONENTIAL = 0, /* default */
+    RS_BACKOFF_FIXED,
+    RS_BACKOFF_LINEAR,
+};
+
+enum rs_status {
+    RS_STATUS_PENDING = 0,
+    RS_STATUS_RUNNING,
+    RS_STATUS_SUCCESS,
+    RS_STATUS_DEAD,
+    RS_STATUS_CANCELLED,
+};
+
+enum rs_abandon_reason {
+    RS_ABANDON_TIMEOUT = 0,
+    RS_ABANDON_CANCELLED,
+    RS_ABANDON_SHUTDOWN,
+};
+
+struct rs_hello {
+    uint32_t has;
+    uint64_t version;      /* required */
+    struct rs_str client;  /* required, 1..RS_MAX_CLIENT */
+    uint64_t pid;          /* RS_HAS_PID */
+    struct rs_str storage; /* optional, ..RS_MAX_STORAGE */
+};
+
+struct rs_welcome {
+    uint64_t version; /* all required */
+    struct rs_str node;
+    struct rs_str server;
+    uint64_t max_frame;
+    struct rs_str storage;
+};
+
+struct rs_error_msg {
+    uint32_t has;
+    struct rs_str code;    /* required; rs_code_from_name() maps it */
+    struct rs_str message; /* required */
+    bool retryable;        /* RS_HAS_RETRYABLE, default false */
+};
+
+struct rs_enqueue {
+    uint32_t has;
+    struct rs_str name;    /* required */
+    struct rs_bytes args;  /* optional */
+    struct rs_str key;     /* optional idempotency key */
+    uint64_t max_attempts; /* RS_HAS_MAX_ATTEMPTS */
+    bool has_backoff;
+    enum rs_backoff backoff;
+    uint64_t initial_delay_ms; /* RS_HAS_INITIAL_DELAY */
+    uint64_t max_delay_ms;     /* RS_HAS_MAX_DELAY */
+    double jitter;             /* RS_HAS_JITTER */
+    uint64_t timeout_ms;       /* RS_HAS_TIMEOUT */
+    int64_t priority;          /* RS_HAS_PRIORITY */
+    int64_t run_at;            /* RS_HAS_RUN_AT, unix ms */
+    uint64_t delay_ms;         /* RS_HAS_DELAY */
+};
+
+struct rs_enqueued {
+    uint64_t job;
+    bool deduplicated;
+};
+
+struct rs_register {
+    struct rs_str *names; /* owned by the message (rs_msg_free) */
+    uint32_t nnames;
+    uint64_t concurrency;
+};
+
+struct rs_dispatch {
+    uint64_t job;
+    struct rs_str name;
+    struct rs_bytes args;
+    uint64_t attempt;
+    uint64_t max_attempts;
+    int64_t deadline; /* unix ms */
+};
+
+struct rs_ack {
+    uint32_t has;
+    uint64_t job;
+    uint64_t attempt;
+    bool ok;
+    struct rs_bytes result; /* with ok */
+    struct rs_str error;    /* without ok */
+    bool retryable;         /* RS_HAS_RETRYABLE, default true */
+};
+
+struct rs_abandon {
+    uint64_t job;
+    uint64_t attempt;
+    enum rs_abandon_reason reason;
+};
+
+struct rs_job_ref {
+    uint32_t has;
+    uint64_t job;
+    uint64_t timeout_ms; /* AWAIT only: RS_HAS_AWAIT_TIMEOUT */
+};
+
+struct rs_completed {
+    uint64_t job;
+    enum rs_status status; /* success, dead or cancelled */
+    uint64_t attempt;
+    struct rs_bytes result; /* optional */
+    struct rs_str error;    /* optional */
+};
+
+struct rs_job {
+    uint32_t has;
+    uint64_t id;
+    struct rs_str name;
+    enum rs_status status;
+    uint64_t attempt;
+    uint64_t max_attempts;
+    struct rs_bytes args;
+    struct rs_bytes result; /* optional */
+    struct rs_str error;    /* optional */
+    struct rs_str key;      /* optional */
+    int64_t priority;
+    int64_t created_at;
+    int64_t run_at;
+    int64_t started_at;  /* RS_HAS_STARTED_AT */
+    int64_t finished_at; /* RS_HAS_FINISHED_AT */
+};
+
+struct rs_list {
+    uint32_t has;
+    bool has_status;
+    enum rs_status status;
+    struct rs_str name; /* optional */
+    uint64_t limit;     /* RS_HAS_LIMIT */
+    uint64_t after;     /* RS_HAS_AFTER */
+};
+
+struct rs_jobs {
+    uint32_t has;
+    struct rs_job *jobs; /* owned by the message (rs_msg_free) */
+    uint32_t njobs;
+    uint64_t next; /* RS_HAS_NEXT */
+};
+
+/* One message. After rs_msg_decode the pointers inside refer to the decoded body. */
+struct rs_msg {
+    enum rs_msg_type type;
+    uint32_t request_id;
+    union {
+        struct rs_hello hello;
+        struct rs_welcome welcome;
+        struct rs_error_msg error;
+        struct rs_enqueue enqueue;
+        struct rs_enqueued enqueued;
+        struct rs_register reg;
+        struct rs_dispatch dispatch;
+        struct rs_ack ack;
+        struct rs_abandon abandon;
+        struct rs_job_ref ref; /* AWAIT, GET, CANCEL, RETRY */
+        struct rs_completed completed;
+        struct rs_job job;
+        struct rs_list list;
+        struct rs_jobs jobs;
+    } u;         /* PING, PONG, OK have no fields */
+    void *owned; /* private: allocations made by the decoder */
+};
+
+void rs_limits_default(struct rs_limits *lim);
+
+/*
+ * Decode one frame body. On success returns RS_OK and fills *msg, which must be released
+ * with rs_msg_free and must not outlive body. On failure returns the code, fills *err,
+ * and leaves nothing to free. Allocation is bounded by the limits, never by declared counts.
+ */
+enum rs_code rs_msg_decode(struct rs_msg *msg, const uint8_t *body, size_t len,
+                           const struct rs_limits *lim, struct rs_error *err) RS_WARN_UNUSED;
+
+/* Release what rs_msg_decode allocated. Safe on a zeroed or already freed message. */
+void rs_msg_free(struct rs_msg *msg);
+
+/*
+ * Append one complete frame (length header + body) for msg to out. Returns RS_OK, or
+ * RS_E_BAD_VALUE when msg breaks a rule the decoder would reject (missing required string,
+ * over a limit), or RS_E_INTERNAL when memory ran out; out is unchanged on failure.
+ */
+enum rs_code rs_msg_encode(struct rs_buf *out, const struct rs_msg *msg) RS_WARN_UNUSED;
+
+/* Wire names of enums, and their inverse (returning -1 for an unknown name). */
+const char *rs_status_name(enum rs_status s);
+int rs_status_parse(const char *s, size_t len);
+const char *rs_backoff_name(enum rs_backoff b);
+int rs_backoff_parse(const char *s, size_t len);
+const char *rs_abandon_reason_name(enum rs_abandon_reason r);
+int rs_abandon_reason_parse(const char *s, size_t len);
+
+/* A C string for an rs_str literal: RS_STR("x"). */
+#define RS_STR(lit) ((struct rs_str){(lit), (uint32_t)(sizeof(lit) - 1)})
+
+#endif
