@@ -35,7 +35,12 @@ void rs_reader_set_max(struct rs_reader *r, uint32_t max_frame);
 uint8_t *rs_reader_space(struct rs_reader *r, size_t *avail);
 void rs_reader_commit(struct rs_reader *r, size_t n);
 
-/* Copy bytes in (tests, fuzzers). Returns RS_OK or RS_E_NOSPACE / RS_E_INTERNAL. */
+/*
+ * Copy bytes in (tests, fuzzers), growing up to one header plus one maximum body. Returns
+ * RS_OK; RS_E_NOSPACE when they do not fit until frames are taken with rs_reader_next
+ * (nothing was copied); RS_E_INTERNAL when memory ran out. Once the first buffered header
+ * is a framing error, the rest is dropped and rs_reader_next reports the error.
+ */
 enum rs_code rs_reader_feed(struct rs_reader *r, const void *p, size_t n)
     __attribute__((warn_unused_result));
 

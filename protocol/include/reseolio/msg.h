@@ -24,7 +24,11 @@ struct rs_bytes {
     uint32_t len;
 };
 
-/* Decoder limits; rs_limits_default() gives the protocol's defaults. */
+/*
+ * Decoder limits; rs_limits_default() gives the protocol's defaults. The body walk keeps
+ * no heap state, so a max_depth above RS_LIMIT_DEPTH_CAP counts as that cap.
+ */
+#define RS_LIMIT_DEPTH_CAP 64u
 struct rs_limits {
     uint32_t max_depth;
     uint32_t max_objects;
@@ -40,6 +44,8 @@ struct rs_error {
  * Presence of optional fields. A struct's `has` holds RS_HAS_* bits for its optional
  * scalar fields; optional strings and byte strings are present when ptr != NULL.
  * The encoder emits exactly the present fields, in the order of docs/protocol.md.
+ * After a decode, an absent optional scalar holds its protocol default (ENQUEUE
+ * max_attempts 3, ACK retryable true, LIST limit 100, ...) with its bit still clear.
  */
 enum {
     RS_HAS_PID = 1u << 0,
@@ -232,7 +238,9 @@ void rs_limits_default(struct rs_limits *lim);
 /*
  * Decode one frame body. On success returns RS_OK and fills *msg, which must be released
  * with rs_msg_free and must not outlive body. On failure returns the code, fills *err,
- * and leaves nothing to free. Allocation is bounded by the limits, never by declared counts.
+ * and leaves nothing to free; msg->request_id then holds the request id if it could be
+ * read (else 0), for the ERROR reply, and msg->type the type if it is known (else 0).
+ * Allocation is bounded by the limits, never by declared counts.
  */
 enum rs_code rs_msg_decode(struct rs_msg *msg, const uint8_t *body, size_t len,
                            const struct rs_limits *lim, struct rs_error *err) RS_WARN_UNUSED;
@@ -243,7 +251,9 @@ void rs_msg_free(struct rs_msg *msg);
 /*
  * Append one complete frame (length header + body) for msg to out. Returns RS_OK, or
  * RS_E_BAD_VALUE when msg breaks a rule the decoder would reject (missing required string,
- * over a limit), or RS_E_INTERNAL when memory ran out; out is unchanged on failure.
+ * over a limit), RS_E_LIMIT when out's limit would be passed, or RS_E_INTERNAL when
+ * memory ran out; out is unchanged on failure. A required byte string (args of DISPATCH
+ * and JOB) with ptr == NULL and len == 0 is sent empty.
  */
 enum rs_code rs_msg_encode(struct rs_buf *out, const struct rs_msg *msg) RS_WARN_UNUSED;
 

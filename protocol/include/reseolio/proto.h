@@ -98,7 +98,7 @@ enum rs_code {
     RS_E_LIMIT,            /* "limit": a resource cap (connections, waiters, queued output) */
     RS_E_SHUTTING_DOWN,    /* "shutting_down" */
     RS_E_INTERNAL,         /* "internal" */
-    RS_E_NOSPACE,          /* never sent: the frame reader must be drained before more input */
+    RS_E_NOSPACE,          /* never sent nor parsed ("no_space" in logs): drain the reader first */
     RS_CODE_COUNT
 };
 
