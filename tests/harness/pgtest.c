@@ -269,6 +269,9 @@ static int pgtest_pg_ctl(const char *action, const char *mode)
 
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(2, 1) < 0)
             _exit(127);
+        /* The test's cwd may be closed to the cluster's owner; pg_ctl complains about that. */
+        if (chdir("/") != 0)
+            _exit(127);
         close_range(3, ~0U, 0);
         execvp(argv[0], (char *const *)argv);
         fprintf(stderr, "pgtest: exec %s: %s\n", argv[0], strerror(errno));
