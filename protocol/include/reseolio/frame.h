@@ -45,7 +45,7 @@ enum rs_code rs_reader_feed(struct rs_reader *r, const void *p, size_t n)
     __attribute__((warn_unused_result));
 
 /*
- * Next complete frame: returns 1 and sets *body/*len (valid until the next call to any
+ * Next complete frame: returns 1 and sets *body and *len (valid until the next call to any
  * rs_reader function), 0 when more bytes are needed, or -1 on a framing error (length 0
  * or above the limit, detected from the header alone); rs_reader_error tells which.
  * A framing error is final for the stream.
