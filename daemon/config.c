@@ -1,0 +1,257 @@
+/*
+ * The daemon's settings: command-line flags over environment variables over defaults,
+ * each value validated before anything starts.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "reseolio/proto.h"
+#include "storage_identity.h"
+
+#ifndef RESEOLIOD_VERSION
+#define RESEOLIOD_VERSION "unknown"
+#endif
+
+/* One setting: its flag, its environment variable, and where a value goes. */
+enum config_key {
+    KEY_SOCKET = 0,
+    KEY_STORAGE,
+    KEY_SCHEMA,
+    KEY_LOG_LEVEL,
+    KEY_MAX_FRAME,
+    KEY_MAX_CONNECTIONS,
+    KEY_COUNT,
+};
+
+static const struct {
+    const char *flag;
+    const char *env;
+} config_keys[KEY_COUNT] = {
+    [KEY_SOCKET] = {"socket", "RESEOLIO_SOCKET"},
+    [KEY_STORAGE] = {"storage", "RESEOLIO_STORAGE"},
+    [KEY_SCHEMA] = {"schema", "RESEOLIO_SCHEMA"},
+    [KEY_LOG_LEVEL] = {"log-level", "RESEOLIO_LOG_LEVEL"},
+    [KEY_MAX_FRAME] = {"max-frame", "RESEOLIO_MAX_FRAME"},
+    [KEY_MAX_CONNECTIONS] = {"max-connections", "RESEOLIO_MAX_CONNECTIONS"},
+};
+
+enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_KEY_BASE = 256 };
+
+static const char config_usage[] =
+    "usage: reseoliod [options]\n"
+    "\n"
+    "The Reseolio daemon: one per host, serving every application process on it.\n"
+    "\n"
+    "  --socket PATH          Unix socket to listen on           [RESEOLIO_SOCKET]\n"
+    "                         default $XDG_RUNTIME_DIR/reseolio/reseolio.sock,\n"
+    "                         else /tmp/reseolio-$UID/reseolio.sock\n"
+    "  --storage CONNINFO     PostgreSQL connection string or URL [RESEOLIO_STORAGE]\n"
+    "                         default: a private cluster of the daemon\n"
+    "  --schema NAME          schema of the job tables (default reseolio) [RESEOLIO_SCHEMA]\n"
+    "  --log-level LEVEL      debug, info, warn or error (default info) [RESEOLIO_LOG_LEVEL]\n"
+    "  --max-frame BYTES      largest message body, 4096..67108864 (default 1048576)\n"
+    "                                                            [RESEOLIO_MAX_FRAME]\n"
+    "  --max-connections N    connections served at once, 1..65536 (default 1024)\n"
+    "                                                            [RESEOLIO_MAX_CONNECTIONS]\n"
+    "  --help                 print this and exit\n"
+    "  --version              print the version and exit\n"
+    "\n"
+    "Flags beat environment variables.\n";
+
+/* Parse a decimal unsigned integer in [min, max], the whole string and nothing else. */
+static int config_parse_uint(const char *s, uint64_t min, uint64_t max, uint32_t *out)
+{
+    if (s[0] < '0' || s[0] > '9')
+        return -1;
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* A schema name that needs no quoting in SQL: [a-z_][a-z0-9_]*, at most 63 bytes. */
+static int config_check_schema(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63 || (s[0] >= '0' && s[0] <= '9'))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return -1;
+    }
+    return 0;
+}
+
+/* Replace a string setting with a copy of value. */
+static int config_set_string(char **slot, const char *value)
+{
+    char *copy = strdup(value);
+    if (copy == NULL)
+        return -1;
+    free(*slot);
+    *slot = copy;
+    return 0;
+}
+
+/* Validate one value and store it; origin names where it came from for the message. */
+static int config_apply(struct config *cfg, enum config_key key, const char *value,
+                        const char *origin, char *err, size_t errlen)
+{
+    char why[128];
+    switch (key) {
+    case KEY_SOCKET:
+        if (value[0] == '\0' || strlen(value) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            snprintf(err, errlen, "%s: socket path must be 1..%zu bytes", origin,
+                     sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+            return -1;
+        }
+        return config_set_string(&cfg->socket_path, value);
+    case KEY_STORAGE: {
+        struct storage_identity id;
+        if (storage_identity_parse(&id, value, why, sizeof(why)) != 0) {
+            snprintf(err, errlen, "%s: %s", origin, why);
+            return -1;
+        }
+        storage_identity_free(&id);
+        return config_set_string(&cfg->storage, value);
+    }
+    case KEY_SCHEMA:
+        if (config_check_schema(value) != 0) {
+            snprintf(err, errlen, "%s: schema must match [a-z_][a-z0-9_]* (at most 63 bytes)",
+                     origin);
+            return -1;
+        }
+        return config_set_string(&cfg->schema, value);
+    case KEY_LOG_LEVEL:
+        if (log_level_parse(value, &cfg->log_level) != 0) {
+            snprintf(err, errlen, "%s: log level must be debug, info, warn or error", origin);
+            return -1;
+        }
+        return 0;
+    case KEY_MAX_FRAME:
+        if (config_parse_uint(value, RS_MAX_FRAME_MIN, RS_MAX_FRAME_HARD, &cfg->max_frame) != 0) {
+            snprintf(err, errlen, "%s: max frame must be an integer in %u..%u", origin,
+                     RS_MAX_FRAME_MIN, RS_MAX_FRAME_HARD);
+            return -1;
+        }
+        return 0;
+    case KEY_MAX_CONNECTIONS:
+        if (config_parse_uint(value, 1, CONFIG_MAX_CONNECTIONS_LIMIT, &cfg->max_connections) != 0) {
+            snprintf(err, errlen, "%s: max connections must be an integer in 1..%u", origin,
+                     CONFIG_MAX_CONNECTIONS_LIMIT);
+            return -1;
+        }
+        return 0;
+    case KEY_COUNT:
+        break;
+    }
+    return -1;
+}
+
+/* The default socket path rule of docs/protocol.md §1. */
+int config_default_socket(char *buf, size_t size)
+{
+    const char *env = getenv("RESEOLIO_SOCKET");
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    int n;
+    if (env != NULL && env[0] != '\0')
+        n = snprintf(buf, size, "%s", env);
+    else if (xdg != NULL && xdg[0] != '\0')
+        n = snprintf(buf, size, "%s/reseolio/reseolio.sock", xdg);
+    else
+        n = snprintf(buf, size, "/tmp/reseolio-%lu/reseolio.sock", (unsigned long)getuid());
+    return n > 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* Defaults, then the environment, then the flags. */
+enum config_result config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->log_level = LOG_LEVEL_INFO;
+    cfg->max_frame = RS_MAX_FRAME_DEFAULT;
+    cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
+    if (config_set_string(&cfg->schema, CONFIG_SCHEMA_DEFAULT) != 0)
+        goto nomem;
+
+    for (int k = 0; k < KEY_COUNT; k++) {
+        const char *v = getenv(config_keys[k].env);
+        if (v == NULL || v[0] == '\0')
+            continue;
+        if (config_apply(cfg, (enum config_key)k, v, config_keys[k].env, err, errlen) != 0)
+            return CONFIG_INVALID;
+    }
+
+    struct option longopts[KEY_COUNT + 3];
+    for (int k = 0; k < KEY_COUNT; k++)
+        longopts[k] =
+            (struct option){config_keys[k].flag, required_argument, NULL, OPT_KEY_BASE + k};
+    longopts[KEY_COUNT] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    longopts[KEY_COUNT + 1] = (struct option){"version", no_argument, NULL, OPT_VERSION};
+    longopts[KEY_COUNT + 2] = (struct option){NULL, 0, NULL, 0};
+
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        if (c == OPT_HELP) {
+            fputs(config_usage, stdout);
+            return CONFIG_EXIT;
+        }
+        if (c == OPT_VERSION) {
+            printf("reseoliod %s (protocol %d)\n", RESEOLIOD_VERSION, RS_PROTOCOL_VERSION);
+            return CONFIG_EXIT;
+        }
+        if (c >= OPT_KEY_BASE && c < OPT_KEY_BASE + KEY_COUNT) {
+            enum config_key k = (enum config_key)(c - OPT_KEY_BASE);
+            char origin[40];
+            snprintf(origin, sizeof(origin), "--%s", config_keys[k].flag);
+            if (config_apply(cfg, k, optarg, origin, err, errlen) != 0)
+                return CONFIG_INVALID;
+            continue;
+        }
+        if (c == ':')
+            snprintf(err, errlen, "%s needs a value (see --help)", argv[optind - 1]);
+        else
+            snprintf(err, errlen, "unknown option %s (see --help)", argv[optind - 1]);
+        return CONFIG_INVALID;
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+        return CONFIG_INVALID;
+    }
+
+    if (cfg->socket_path == NULL) {
+        char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+        if (config_default_socket(path, sizeof(path)) != 0) {
+            snprintf(err, errlen, "the default socket path is too long; give --socket");
+            return CONFIG_INVALID;
+        }
+        if (config_set_string(&cfg->socket_path, path) != 0)
+            goto nomem;
+    }
+    return CONFIG_RUN;
+
+nomem:
+    snprintf(err, errlen, "out of memory");
+    return CONFIG_INVALID;
+}
+
+/* Release the strings. */
+void config_free(struct config *cfg)
+{
+    free(cfg->socket_path);
+    free(cfg->storage);
+    free(cfg->schema);
+    memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,48 @@
+/*
+ * The daemon's settings: command-line flags over environment variables over defaults,
+ * each value validated before anything starts.
+ */
+#ifndef RESEOLIOD_CONFIG_H
+#define RESEOLIOD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+#define CONFIG_SCHEMA_DEFAULT          "reseolio"
+#define CONFIG_MAX_CONNECTIONS_DEFAULT 1024u
+#define CONFIG_MAX_CONNECTIONS_LIMIT   65536u
+
+/* Owner: main; release with config_free. Strings are malloc'd. */
+struct config {
+    char *socket_path; /* always set after config_load */
+    char *storage;     /* NULL: the private cluster; may hold a password, never log */
+    char *schema;      /* PostgreSQL schema of the tables */
+    enum log_level log_level;
+    uint32_t max_frame;       /* frame body limit announced in WELCOME */
+    uint32_t max_connections; /* connections served at once */
+};
+
+enum config_result {
+    CONFIG_RUN = 0, /* settings valid: start the daemon */
+    CONFIG_EXIT,    /* --help or --version was printed: exit 0 */
+    CONFIG_INVALID, /* a message is in err: exit 2 */
+};
+
+/*
+ * Fill cfg from argv and the environment (RESEOLIO_*). Flags beat environment variables.
+ * On CONFIG_INVALID err holds a message naming the setting; cfg must still be freed.
+ */
+enum config_result config_load(struct config *cfg, int argc, char **argv, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+void config_free(struct config *cfg);
+
+/*
+ * The default socket path (docs/protocol.md §1): $RESEOLIO_SOCKET,
+ * $XDG_RUNTIME_DIR/reseolio/reseolio.sock, /tmp/reseolio-$UID/reseolio.sock.
+ * Returns 0, or -1 when it does not fit in size.
+ */
+int config_default_socket(char *buf, size_t size) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * The daemon's Unix socket: a private directory, a stale-socket check under a lock file,
+ * bind with mode 0600, and accepting connections with the peer's credentials.
+ */
+#ifndef RESEOLIOD_LISTENER_H
+#define RESEOLIOD_LISTENER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct listener;
+
+/*
+ * Called once per accepted connection with a non-blocking, close-on-exec fd and the peer's
+ * credentials (read once, at accept). The callee owns fd from then on. The callback may call
+ * listener_close only through a deferred event, never directly.
+ */
+typedef void (*listener_accept_fn)(int fd, const struct ucred *peer, void *arg);
+
+enum listener_status {
+    LISTENER_OK = 0,
+    LISTENER_IN_USE, /* another daemon holds the socket: the caller exits 1 */
+    LISTENER_ERROR,  /* anything else; err says what */
+};
+
+/*
+ * Make the socket's directory (0700, refused when not ours or writable by others), take
+ * the lock file beside the socket, replace a stale socket, bind (0600) and start accepting
+ * on base. On failure *out is NULL and err holds the reason.
+ */
+enum listener_status listener_open(struct listener **out, struct event_base *base, const char *path,
+                                   listener_accept_fn fn, void *arg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* Stop accepting, remove the socket file, release the lock, free. NULL is a no-op. */
+void listener_close(struct listener *l);
+
+#endif
