@@ -20,13 +20,15 @@
 #define CONN_FRAMES_PER_WAKE 64
 /* How long a CLOSING connection may take to drain its output. */
 #define CONN_LINGER_SEC 5
+/* How long a new connection may take to send HELLO, so idle sockets cannot hold slots. */
+#define CONN_HANDSHAKE_SEC 10
 
 static const char *const conn_state_names[] = {"handshake", "ready", "closing"};
 
 static void conn_on_read(evutil_socket_t fd, short what, void *arg);
 static void conn_on_write(evutil_socket_t fd, short what, void *arg);
 static void conn_on_more(evutil_socket_t fd, short what, void *arg);
-static void conn_on_linger(evutil_socket_t fd, short what, void *arg);
+static void conn_on_timer(evutil_socket_t fd, short what, void *arg);
 
 /* The output cap: room for a few maximal replies plus slack for many small ones. */
 static size_t conn_out_cap(const struct server *s)
@@ -53,11 +55,12 @@ struct conn *conn_new(struct server *s, int fd, const struct ucred *peer)
     c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
     c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, conn_on_write, c);
     c->ev_more = event_new(s->base, -1, 0, conn_on_more, c);
-    c->ev_linger = evtimer_new(s->base, conn_on_linger, c);
+    c->ev_timer = evtimer_new(s->base, conn_on_timer, c);
     TAILQ_INSERT_TAIL(&s->conns, c, link);
     s->nconns++;
-    if (c->ev_read == NULL || c->ev_write == NULL || c->ev_more == NULL || c->ev_linger == NULL ||
-        event_add(c->ev_read, NULL) != 0) {
+    struct timeval hs = {CONN_HANDSHAKE_SEC, 0};
+    if (c->ev_read == NULL || c->ev_write == NULL || c->ev_more == NULL || c->ev_timer == NULL ||
+        event_add(c->ev_read, NULL) != 0 || evtimer_add(c->ev_timer, &hs) != 0) {
         conn_close(c, "cannot set up its events (out of memory)");
         return NULL;
     }
@@ -73,6 +76,8 @@ void conn_set_state(struct conn *c, enum conn_state state)
         return;
     log_debug("conn %llu: %s -> %s", (unsigned long long)c->id, conn_state_names[c->state],
               conn_state_names[state]);
+    if (c->state == CONN_HANDSHAKE)
+        event_del(c->ev_timer); /* the handshake deadline no longer applies */
     c->state = state;
 }
 
@@ -238,10 +243,16 @@ static void conn_on_more(evutil_socket_t fd, short what, void *arg)
         conn_flush(c);
 }
 
-/* A CLOSING connection did not drain in time. */
-static void conn_on_linger(evutil_socket_t fd, short what, void *arg)
+/* A deadline passed: no HELLO in time, or a CLOSING connection did not drain. */
+static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
+    if (c->state == CONN_HANDSHAKE) {
+        if (conn_send_error(c, 0, RS_E_HANDSHAKE, false, "no HELLO within %d s",
+                            CONN_HANDSHAKE_SEC) == 0)
+            conn_close_after_flush(c, "no HELLO within %d s", CONN_HANDSHAKE_SEC);
+        return;
+    }
     conn_close(c, "%s (output not drained within %d s)", c->close_reason, CONN_LINGER_SEC);
 }
 
@@ -258,7 +269,7 @@ void conn_close_after_flush(struct conn *c, const char *fmt, ...)
     event_del(c->ev_read);
     event_del(c->ev_more);
     struct timeval tv = {CONN_LINGER_SEC, 0};
-    if (evtimer_add(c->ev_linger, &tv) != 0) {
+    if (evtimer_add(c->ev_timer, &tv) != 0) {
         conn_close(c, "%s", c->close_reason);
         return;
     }
@@ -284,8 +295,8 @@ void conn_close(struct conn *c, const char *fmt, ...)
         event_del(c->ev_write);
     if (c->ev_more != NULL)
         event_del(c->ev_more);
-    if (c->ev_linger != NULL)
-        event_del(c->ev_linger);
+    if (c->ev_timer != NULL)
+        event_del(c->ev_timer);
     close(c->fd);
     c->fd = -1;
     server_conn_closed(c->server, c);
@@ -300,8 +311,8 @@ void conn_free(struct conn *c)
         event_free(c->ev_write);
     if (c->ev_more != NULL)
         event_free(c->ev_more);
-    if (c->ev_linger != NULL)
-        event_free(c->ev_linger);
+    if (c->ev_timer != NULL)
+        event_free(c->ev_timer);
     rs_reader_free(&c->in);
     rs_buf_free(&c->out);
     free(c);

@@ -39,9 +39,9 @@ struct conn {
     bool closed;   /* conn_close ran; waiting for the reaper */
     bool peer_eof; /* the peer shut its sending side */
     struct event *ev_read;
-    struct event *ev_write;  /* armed only while output is queued */
-    struct event *ev_more;   /* activated to go on with input after the per-wake cap */
-    struct event *ev_linger; /* bounds the time CLOSING may take */
+    struct event *ev_write; /* armed only while output is queued */
+    struct event *ev_more;  /* activated to go on with input after the per-wake cap */
+    struct event *ev_timer; /* bounds the time HANDSHAKE and CLOSING may take */
     struct rs_reader in;
     struct rs_buf out; /* limit: conn_out_cap(); a client that lets it fill is dropped */
     uint32_t bad_bodies;

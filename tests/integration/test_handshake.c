@@ -211,3 +211,18 @@ Test(handshake, engine_requests_are_unavailable_and_retryable, .init = start_def
     wire_reply_free(&r);
     close(fd);
 }
+
+Test(handshake, silent_connection_is_dropped_after_the_handshake_deadline, .init = start_default,
+     .fini = stop)
+{
+    int fd = wire_connect(dmn.socket);
+    cr_assert_geq(fd, 0);
+    /* The daemon allows 10 s for HELLO; give it twice that before calling it a hang. */
+    struct wire_reply r;
+    cr_assert_eq(wire_recv(fd, 2 * WIRE_TIMEOUT_MS, &r), 1, "no ERROR for a silent client");
+    cr_expect(wire_is_error(&r, "handshake_required"));
+    wire_reply_free(&r);
+    cr_expect(wire_closed(fd, WIRE_TIMEOUT_MS));
+    close(fd);
+    cr_expect(daemon_proc_wait_log(&dmn, "no HELLO within", WIRE_TIMEOUT_MS));
+}
