@@ -57,6 +57,13 @@ static void server_on_accept(int fd, const struct ucred *peer, void *arg)
         close(fd);
         return;
     }
+    /* The socket is 0600 already; this also holds if its mode is ever widened by hand. */
+    if (peer->uid != geteuid() && peer->uid != 0) {
+        log_warn("refused a connection from pid %ld: uid %lu is neither ours (%lu) nor root",
+                 (long)peer->pid, (unsigned long)peer->uid, (unsigned long)geteuid());
+        close(fd);
+        return;
+    }
     if (s->nconns >= s->cfg->max_connections) {
         char why[128];
         snprintf(why, sizeof(why), "connection limit reached (%u connections)",

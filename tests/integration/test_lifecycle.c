@@ -236,3 +236,30 @@ Test(lifecycle, help_and_version_exit_0, .init = setup, .fini = teardown)
     const char *const version[] = {"--version", NULL};
     expect_exit(version, NULL, 0, NULL);
 }
+
+Test(lifecycle, another_uid_is_refused_even_on_a_widened_socket, .init = setup, .fini = teardown)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to connect as another uid");
+    cr_assert_eq(daemon_proc_start(&d1, NULL), 0);
+    /* Widen by hand what the daemon made private, so only its own check is left. */
+    cr_assert_eq(chmod(d1.dir, 0711), 0);
+    cr_assert_eq(chmod(d1.socket, 0666), 0);
+
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(3);
+        int fd = wire_connect(d1.socket);
+        if (fd < 0)
+            _exit(4);
+        /* Closed without a word: no frame, just the end of the stream. */
+        _exit(wire_closed(fd, WIRE_TIMEOUT_MS) ? 0 : 5);
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_expect(exited_with(st, 0), "child status %#x", st);
+    cr_expect(daemon_proc_wait_log(&d1, "is neither ours", WIRE_TIMEOUT_MS));
+    expect_serves(d1.socket);
+}
