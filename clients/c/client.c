@@ -72,6 +72,43 @@ static uint32_t client_next_id(struct rs_client *c)
 }
 
 /*
+ * What one incoming message means, given the call waiting for want_id (0: none). Sets *done
+ * when it ends that call or the session: its reply, or an ERROR with request id 0 (a framing
+ * error, a connection limit, a shutdown). Anything else is for others (later: DISPATCH to the
+ * worker's handler, replies of asynchronous calls) and passes.
+ */
+static enum rs_client_status client_route(struct rs_client *c, const struct rs_msg *m,
+                                          uint32_t want_id, client_reply_fn on_reply, void *ctx,
+                                          bool *done)
+{
+    if (want_id != 0 && m->request_id == want_id) {
+        *done = true;
+        return m->type == RS_MSG_ERROR ? client_server_error(c, m) : on_reply(c, m, ctx);
+    }
+    if (m->request_id == 0 && m->type == RS_MSG_ERROR) {
+        *done = true;
+        enum rs_client_status st = client_server_error(c, m);
+        c->broken = true;
+        return st;
+    }
+    return RS_CLIENT_OK;
+}
+
+/* Decode a body from the daemon; a body we cannot read breaks the session. */
+static enum rs_client_status client_decode(struct rs_client *c, struct rs_msg *m,
+                                           const uint8_t *body, uint32_t len)
+{
+    struct rs_limits lim;
+    struct rs_error derr;
+    rs_limits_default(&lim);
+    memset(m, 0, sizeof(*m));
+    if (rs_msg_decode(m, body, len, &lim, &derr) != RS_OK)
+        return client_fail(c, RS_CLIENT_E_PROTOCOL,
+                           "the daemon sent a message this client cannot read: %s", derr.message);
+    return RS_CLIENT_OK;
+}
+
+/*
  * Send req with a fresh request id and wait for the reply with that id. Messages for other
  * ids are not ours to answer here (later: DISPATCH to the worker, replies of asynchronous
  * calls); an ERROR with id 0 means the daemon is dropping the connection.
@@ -96,8 +133,7 @@ static enum rs_client_status client_call(struct rs_client *c, struct rs_msg *req
                            rs_msg_type_name(req->type));
     default:
         return client_fail(c, RS_CLIENT_E_ARG,
-                           "%s breaks a protocol rule (a field is missing "
-                           "or out of range)",
+                           "%s breaks a protocol rule (a field is missing or out of range)",
                            rs_msg_type_name(req->type));
     }
 
@@ -121,32 +157,13 @@ static enum rs_client_status client_call(struct rs_client *c, struct rs_msg *req
                                sent != RS_CLIENT_OK ? send_err : err);
 
         struct rs_msg m;
-        struct rs_limits lim;
-        struct rs_error derr;
-        rs_limits_default(&lim);
-        memset(&m, 0, sizeof(m));
-        if (rs_msg_decode(&m, body, len, &lim, &derr) != RS_OK)
-            return client_fail(c, RS_CLIENT_E_PROTOCOL,
-                               "the daemon sent a message this client "
-                               "cannot read: %s",
-                               derr.message);
-
-        if (m.request_id == req->request_id) {
-            if (m.type == RS_MSG_ERROR)
-                st = client_server_error(c, &m);
-            else
-                st = on_reply(c, &m, ctx);
-            rs_msg_free(&m);
+        if ((st = client_decode(c, &m, body, len)) != RS_CLIENT_OK)
             return st;
-        }
-        if (m.request_id == 0 && m.type == RS_MSG_ERROR) {
-            /* Unsolicited ERROR: a framing error, a connection limit, or a shutdown. */
-            st = client_server_error(c, &m);
-            c->broken = true;
-            rs_msg_free(&m);
-            return st;
-        }
+        bool done = false;
+        st = client_route(c, &m, req->request_id, on_reply, ctx, &done);
         rs_msg_free(&m);
+        if (done)
+            return st;
     }
 }
 
@@ -324,6 +341,36 @@ enum rs_client_status rs_client_ping(struct rs_client *c)
     ping.type = RS_MSG_PING;
     enum rs_msg_type want = RS_MSG_PONG;
     return client_call(c, &ping, client_expect_type, &want);
+}
+
+/* Handle whatever input has arrived, without waiting for more. */
+enum rs_client_status rs_client_process(struct rs_client *c)
+{
+    if (c == NULL)
+        return RS_CLIENT_E_ARG;
+    c->errmsg[0] = '\0';
+    c->errcode[0] = '\0';
+    if (c->broken)
+        return client_fail(c, RS_CLIENT_E_IO, "the connection failed earlier; close the client");
+    int64_t now = transport_deadline(0);
+    for (;;) {
+        const uint8_t *body;
+        uint32_t len;
+        char err[256];
+        enum rs_client_status st = transport_next(&c->t, now, &body, &len, err, sizeof(err));
+        if (st == RS_CLIENT_E_TIMEOUT)
+            return RS_CLIENT_OK; /* nothing more has arrived yet */
+        if (st != RS_CLIENT_OK)
+            return client_fail(c, st, "%s", err);
+        struct rs_msg m;
+        if ((st = client_decode(c, &m, body, len)) != RS_CLIENT_OK)
+            return st;
+        bool done = false;
+        st = client_route(c, &m, 0, NULL, NULL, &done);
+        rs_msg_free(&m);
+        if (done)
+            return st;
+    }
 }
 
 /* Message of the last failure. */

@@ -3,6 +3,7 @@
  * sockets after a crash, one daemon per socket, and the graceful stop on SIGTERM.
  */
 #include <criterion/criterion.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,12 +67,23 @@ Test(lifecycle, sigterm_exits_0_and_removes_the_socket, .init = setup, .fini = t
     int fd = wire_connect(d1.socket);
     cr_assert_geq(fd, 0);
     cr_assert_eq(wire_handshake(fd), 0);
+    struct rs_client *c = NULL;
+    char *err = NULL;
+    cr_assert_eq(rs_client_connect(d1.socket, NULL, &c, &err), RS_CLIENT_OK);
+    cr_expect_eq(rs_client_process(c), RS_CLIENT_OK, "nothing has arrived yet");
 
     cr_assert_eq(kill(d1.pid, SIGTERM), 0);
-    /* The client is told and closed. */
+    /* The clients are told and closed. */
     cr_expect(wire_expect_error(fd, "shutting_down", 0));
     cr_expect(wire_closed(fd, WIRE_TIMEOUT_MS));
     close(fd);
+    struct pollfd p = {.fd = rs_client_fd(c), .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, WIRE_TIMEOUT_MS), 1);
+    cr_expect_eq(rs_client_process(c), RS_CLIENT_E_SERVER, "%s", rs_client_errmsg(c));
+    cr_expect(rs_client_error_code(c) != NULL &&
+              strcmp(rs_client_error_code(c), "shutting_down") == 0);
+    cr_expect_eq(rs_client_ping(c), RS_CLIENT_E_IO, "a dropped client must stay failed");
+    rs_client_close(c);
     int st = daemon_proc_wait(&d1, DAEMON_PROC_TIMEOUT_MS);
     cr_expect(exited_with(st, 0), "exit status %#x", st);
     struct stat sb;

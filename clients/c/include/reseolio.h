@@ -93,6 +93,14 @@ RS_CLIENT_API const char *rs_client_error_code(const struct rs_client *c);
 /* The socket, for an event loop: readable means the client has input to process. */
 RS_CLIENT_API int rs_client_fd(const struct rs_client *c);
 
+/*
+ * Non-blocking mode: when rs_client_fd() is readable, handle what has arrived without
+ * waiting for more. Returns RS_CLIENT_OK, or the failure that ended the session: the daemon
+ * closed the connection (RS_CLIENT_E_IO) or dropped it with an ERROR such as
+ * "shutting_down" (RS_CLIENT_E_SERVER, see rs_client_error_code).
+ */
+RS_CLIENT_API enum rs_client_status rs_client_process(struct rs_client *c) RS_CLIENT_MUST_CHECK;
+
 /* Close the connection and free the client. NULL is a no-op. */
 RS_CLIENT_API void rs_client_close(struct rs_client *c);
 
