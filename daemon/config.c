@@ -119,6 +119,11 @@ static int config_apply(struct config *cfg, enum config_key key, const char *val
         return config_set_string(&cfg->socket_path, value);
     case KEY_STORAGE: {
         struct storage_identity id;
+        if (value[0] == '\0') {
+            snprintf(err, errlen, "%s: storage must not be empty (leave it out for the default)",
+                     origin);
+            return -1;
+        }
         if (storage_identity_parse(&id, value, why, sizeof(why)) != 0) {
             snprintf(err, errlen, "%s: %s", origin, why);
             return -1;
