@@ -25,10 +25,10 @@ struct rs_bytes {
 };
 
 /*
- * Decoder limits; rs_limits_default() gives the protocol's defaults. The body walk keeps
- * no heap state, so a max_depth above RS_LIMIT_DEPTH_CAP counts as that cap.
+ * Decoder limits; rs_limits_default() gives the protocol's defaults. msgpack-c cannot nest
+ * deeper than 32 levels, so a max_depth above RS_LIMIT_DEPTH_CAP counts as that cap.
  */
-#define RS_LIMIT_DEPTH_CAP 64u
+#define RS_LIMIT_DEPTH_CAP 32u
 struct rs_limits {
     uint32_t max_depth;
     uint32_t max_objects;
