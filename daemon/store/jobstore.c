@@ -1,0 +1,891 @@
+/*
+ * jobstore: parameters in (binary arrays, one per column of a batch), rows out. Each operation
+ * owns a small struct from submit until its last pgconn callback, which calls the user's.
+ */
+#include "jobstore.h"
+
+#include "pgbin.h"
+#include "stmts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Most parameters any statement takes. */
+#define JOBSTORE_MAX_PARAMS 12
+
+static const char *const jobstore_status_names[] = {
+    [JOBSTORE_PENDING] = "pending",     [JOBSTORE_RUNNING] = "running",
+    [JOBSTORE_SUCCESS] = "success",     [JOBSTORE_DEAD] = "dead",
+    [JOBSTORE_CANCELLED] = "cancelled",
+};
+
+static const char *const jobstore_backoff_names[] = {
+    [JOBSTORE_BACKOFF_EXPONENTIAL] = "exponential",
+    [JOBSTORE_BACKOFF_FIXED] = "fixed",
+    [JOBSTORE_BACKOFF_LINEAR] = "linear",
+};
+
+const char *jobstore_status_name(enum jobstore_status s)
+{
+    return (unsigned)s <= JOBSTORE_CANCELLED ? jobstore_status_names[s] : NULL;
+}
+
+int jobstore_status_parse(const char *s)
+{
+    for (int i = 0; i <= JOBSTORE_CANCELLED; i++) {
+        if (s != NULL && strcmp(s, jobstore_status_names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+void jobstore_new_defaults(struct jobstore_new *job, const char *name, size_t name_len)
+{
+    memset(job, 0, sizeof(*job));
+    job->name = name;
+    job->name_len = name_len;
+    job->max_attempts = 3;
+    job->backoff = JOBSTORE_BACKOFF_EXPONENTIAL;
+    job->initial_delay_ms = 1000;
+    job->max_delay_ms = 60000;
+    job->jitter = 0.1f;
+    job->timeout_ms = 30000;
+}
+
+/* A failure as the user callbacks see it. */
+static void jobstore_err_from(struct jobstore_err *e, const PGresult *res, const char *err)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+    e->message = err;
+    e->sqlstate = state != NULL ? state : "";
+    e->retryable = pgconn_retryable(res);
+    e->in_doubt = res == NULL && strncmp(err, PGCONN_IN_DOUBT, strlen(PGCONN_IN_DOUBT)) == 0;
+}
+
+static const struct jobstore_err jobstore_bad_shape = {
+    "unexpected result shape from PostgreSQL (schema of another version?)", "", false, false};
+
+/* Submit one statement whose parameters are all binary (NULL values allowed). */
+static enum pgconn_status jobstore_submit1(struct pgconn *c, enum stmt_id id, int nparams,
+                                           const char *const *values, const int *lengths,
+                                           pgconn_cb cb, void *arg)
+{
+    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    struct pgconn_stmt st = {
+        .name = stmts_name(id),
+        .nparams = nparams,
+        .values = values,
+        .lengths = lengths,
+        .formats = binary,
+        .result_format = 1,
+        .cb = cb,
+        .arg = arg,
+    };
+
+    return pgconn_submit(c, &st, 1);
+}
+
+/* A text column (libpq NUL-terminates every value) or NULL. */
+static const char *jobstore_text(const PGresult *res, int row, int col)
+{
+    const char *data;
+    size_t len;
+
+    return pgbin_bytes(res, row, col, &data, &len) ? data : NULL;
+}
+
+static bool jobstore_status_col(const PGresult *res, int row, int col, enum jobstore_status *out)
+{
+    int s = jobstore_status_parse(jobstore_text(res, row, col));
+
+    if (s < 0)
+        return false;
+    *out = (enum jobstore_status)s;
+    return true;
+}
+
+/* Decode the job columns (enum stmts_job_col) starting at column col0. */
+static bool jobstore_read_job(const PGresult *res, int row, int col0, struct jobstore_job *j)
+{
+    size_t len;
+
+    memset(j, 0, sizeof(*j));
+    if (PQnfields(res) < col0 + JOBCOL_COUNT || !pgbin_i64(res, row, col0 + JOBCOL_ID, &j->id) ||
+        (j->name = jobstore_text(res, row, col0 + JOBCOL_NAME)) == NULL ||
+        !jobstore_status_col(res, row, col0 + JOBCOL_STATUS, &j->status) ||
+        !pgbin_i32(res, row, col0 + JOBCOL_ATTEMPT, &j->attempt) ||
+        !pgbin_i32(res, row, col0 + JOBCOL_MAX_ATTEMPTS, &j->max_attempts) ||
+        !pgbin_i32(res, row, col0 + JOBCOL_UNCOUNTED, &j->uncounted) ||
+        !pgbin_bytes(res, row, col0 + JOBCOL_ARGS, &j->args, &j->args_len) ||
+        !pgbin_i16(res, row, col0 + JOBCOL_PRIORITY, &j->priority) ||
+        !pgbin_i64(res, row, col0 + JOBCOL_CREATED_AT, &j->created_at_ms) ||
+        !pgbin_i64(res, row, col0 + JOBCOL_RUN_AT, &j->run_at_ms))
+        return false;
+    j->has_result = pgbin_bytes(res, row, col0 + JOBCOL_RESULT, &j->result, &j->result_len);
+    j->error = jobstore_text(res, row, col0 + JOBCOL_ERROR);
+    j->key = jobstore_text(res, row, col0 + JOBCOL_KEY);
+    j->has_started_at = pgbin_i64(res, row, col0 + JOBCOL_STARTED_AT, &j->started_at_ms);
+    j->has_finished_at = pgbin_i64(res, row, col0 + JOBCOL_FINISHED_AT, &j->finished_at_ms);
+    (void)len;
+    return true;
+}
+
+/* --- enqueue ------------------------------------------------------------------------------ */
+
+/* Owned by the batch: freed by the second (last) callback. */
+struct jobstore_enqueue_op {
+    jobstore_enqueue_cb cb;
+    void *arg;
+    size_t n;
+    bool failed;
+    struct jobstore_enqueued *out; /* n entries; id 0 = not known yet */
+};
+
+/* First statement: the jobs created, by input position. */
+static void jobstore_enqueue_ins(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_enqueue_op *op = arg;
+
+    if (err != NULL || op->failed) {
+        op->failed = true; /* the batch failed: the second callback reports it */
+        return;
+    }
+    for (int row = 0; row < PQntuples(res); row++) {
+        int64_t ord, id, run_at;
+
+        if (!pgbin_i64(res, row, 0, &ord) || !pgbin_i64(res, row, 1, &id) ||
+            !pgbin_i64(res, row, 2, &run_at) || ord < 1 || (uint64_t)ord > op->n) {
+            op->failed = true;
+            return;
+        }
+        op->out[ord - 1].id = id;
+        op->out[ord - 1].run_at_ms = run_at;
+    }
+}
+
+/* Second statement: the holder of every key; inputs not created above were deduplicated. */
+static void jobstore_enqueue_keys(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_enqueue_op *op = arg;
+    struct jobstore_err e;
+    const struct jobstore_err *fail = NULL;
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        fail = &e;
+    } else if (op->failed) {
+        fail = &jobstore_bad_shape;
+    } else {
+        for (int row = 0; row < PQntuples(res) && fail == NULL; row++) {
+            int64_t ord, id;
+
+            if (!pgbin_i64(res, row, 0, &ord) || !pgbin_i64(res, row, 1, &id) || ord < 1 ||
+                (uint64_t)ord > op->n) {
+                fail = &jobstore_bad_shape;
+            } else if (op->out[ord - 1].id == 0) {
+                op->out[ord - 1].id = id;
+                op->out[ord - 1].deduplicated = true;
+            }
+        }
+        for (size_t i = 0; i < op->n && fail == NULL; i++) {
+            /* A key's holder vanished between the two statements (deleted meanwhile). */
+            if (op->out[i].id == 0) {
+                static const struct jobstore_err vanished = {
+                    "the job holding this idempotency key disappeared during enqueue", "", true,
+                    false};
+                fail = &vanished;
+            }
+        }
+    }
+    if (fail != NULL)
+        op->cb(op->arg, NULL, 0, fail);
+    else
+        op->cb(op->arg, op->out, op->n, NULL);
+    free(op->out);
+    free(op);
+}
+
+enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new *jobs, size_t n,
+                                    jobstore_enqueue_cb cb, void *arg)
+{
+    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    struct pgbin_buf p[12] = {{0}};
+    const char *values[12];
+    int lengths[12];
+    struct jobstore_enqueue_op *op;
+    enum pgconn_status st = PGCONN_NOMEM;
+    bool failed = false;
+
+    if (n == 0 || n > INT32_MAX || cb == NULL)
+        return PGCONN_INVALID;
+    pgbin_array_begin(&p[0], PGBIN_TEXT, n);
+    pgbin_array_begin(&p[1], PGBIN_BYTEA, n);
+    pgbin_array_begin(&p[2], PGBIN_TEXT, n);
+    pgbin_array_begin(&p[3], PGBIN_INT4, n);
+    pgbin_array_begin(&p[4], PGBIN_TEXT, n);
+    pgbin_array_begin(&p[5], PGBIN_INT8, n);
+    pgbin_array_begin(&p[6], PGBIN_INT8, n);
+    pgbin_array_begin(&p[7], PGBIN_FLOAT4, n);
+    pgbin_array_begin(&p[8], PGBIN_INT4, n);
+    pgbin_array_begin(&p[9], PGBIN_INT2, n);
+    pgbin_array_begin(&p[10], PGBIN_INT8, n);
+    pgbin_array_begin(&p[11], PGBIN_INT8, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct jobstore_new *j = &jobs[i];
+        const char *backoff = (unsigned)j->backoff <= JOBSTORE_BACKOFF_LINEAR
+                                  ? jobstore_backoff_names[j->backoff]
+                                  : NULL;
+
+        if (backoff == NULL) {
+            for (int k = 0; k < 12; k++)
+                pgbin_buf_free(&p[k]);
+            return PGCONN_INVALID;
+        }
+        pgbin_array_bytes(&p[0], j->name, j->name_len);
+        pgbin_array_bytes(&p[1], j->args != NULL ? j->args : "", j->args_len);
+        if (j->key != NULL)
+            pgbin_array_bytes(&p[2], j->key, j->key_len);
+        else
+            pgbin_array_null(&p[2]);
+        pgbin_array_i32(&p[3], j->max_attempts);
+        pgbin_array_bytes(&p[4], backoff, strlen(backoff));
+        pgbin_array_i64(&p[5], j->initial_delay_ms);
+        pgbin_array_i64(&p[6], j->max_delay_ms);
+        pgbin_array_f32(&p[7], j->jitter);
+        pgbin_array_i32(&p[8], j->timeout_ms);
+        pgbin_array_i16(&p[9], j->priority);
+        if (j->has_run_at) {
+            pgbin_array_i64(&p[10], j->run_at_ms);
+            pgbin_array_null(&p[11]);
+        } else {
+            pgbin_array_null(&p[10]);
+            pgbin_array_i64(&p[11], j->delay_ms);
+        }
+    }
+    for (int k = 0; k < 12; k++) {
+        failed |= p[k].failed || p[k].len > INT32_MAX;
+        values[k] = p[k].data;
+        lengths[k] = (int)p[k].len;
+    }
+    op = calloc(1, sizeof(*op));
+    if (op != NULL)
+        op->out = calloc(n, sizeof(*op->out));
+    if (!failed && op != NULL && op->out != NULL) {
+        /* enqueue_keys takes enqueue's $1 (names) and $3 (keys). */
+        const char *kvalues[2] = {values[0], values[2]};
+        const int klengths[2] = {lengths[0], lengths[2]};
+        struct pgconn_stmt batch[2] = {
+            {stmts_name(STMT_ENQUEUE), 12, values, lengths, binary, 1, jobstore_enqueue_ins, op},
+            {stmts_name(STMT_ENQUEUE_KEYS), 2, kvalues, klengths, binary, 1, jobstore_enqueue_keys,
+             op},
+        };
+
+        op->cb = cb;
+        op->arg = arg;
+        op->n = n;
+        st = pgconn_submit(c, batch, 2);
+    }
+    if (st != PGCONN_OK && op != NULL) {
+        free(op->out);
+        free(op);
+    }
+    for (int k = 0; k < 12; k++)
+        pgbin_buf_free(&p[k]);
+    return st;
+}
+
+/* --- claim -------------------------------------------------------------------------------- */
+
+struct jobstore_claim_op {
+    jobstore_claim_cb cb;
+    void *arg;
+};
+
+static void jobstore_claim_done(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_claim_op *op = arg;
+    struct jobstore_claimed *jobs = NULL;
+    struct jobstore_err e;
+    int n = 0;
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        op->cb(op->arg, NULL, 0, &e);
+        free(op);
+        return;
+    }
+    n = PQntuples(res);
+    if (n > 0 && (jobs = calloc((size_t)n, sizeof(*jobs))) == NULL) {
+        /* The claim committed; its jobs will time out and be retried. Nothing else to do. */
+        static const struct jobstore_err nomem = {"out of memory reading claimed jobs", "", true,
+                                                  false};
+        op->cb(op->arg, NULL, 0, &nomem);
+        free(op);
+        return;
+    }
+    for (int row = 0; row < n; row++) {
+        struct jobstore_claimed *j = &jobs[row];
+
+        if (!pgbin_i64(res, row, 0, &j->id) || (j->name = jobstore_text(res, row, 1)) == NULL ||
+            !pgbin_bytes(res, row, 2, &j->args, &j->args_len) ||
+            !pgbin_i32(res, row, 3, &j->attempt) || !pgbin_i32(res, row, 4, &j->max_attempts) ||
+            !pgbin_i32(res, row, 5, &j->uncounted) || !pgbin_i64(res, row, 6, &j->deadline_ms) ||
+            !pgbin_i32(res, row, 7, &j->timeout_ms)) {
+            free(jobs);
+            op->cb(op->arg, NULL, 0, &jobstore_bad_shape);
+            free(op);
+            return;
+        }
+    }
+    op->cb(op->arg, jobs, (size_t)n, NULL);
+    free(jobs);
+    free(op);
+}
+
+enum pgconn_status jobstore_claim(struct pgconn *c, const uint8_t node[16],
+                                  const char *const *names, const int32_t *limits, size_t nnames,
+                                  int32_t total, jobstore_claim_cb cb, void *arg)
+{
+    struct pgbin_buf pn = {0}, pl = {0};
+    char total_be[4];
+    const char *values[4];
+    int lengths[4];
+    struct jobstore_claim_op *op;
+    enum pgconn_status st = PGCONN_NOMEM;
+
+    if (cb == NULL || total < 1)
+        return PGCONN_INVALID;
+    pgbin_array_begin(&pn, PGBIN_TEXT, nnames);
+    pgbin_array_begin(&pl, PGBIN_INT4, nnames);
+    for (size_t i = 0; i < nnames; i++) {
+        pgbin_array_bytes(&pn, names[i], strlen(names[i]));
+        pgbin_array_i32(&pl, limits[i]);
+    }
+    pgbin_put_i32(total_be, total);
+    values[0] = pn.data;
+    lengths[0] = (int)pn.len;
+    values[1] = pl.data;
+    lengths[1] = (int)pl.len;
+    values[2] = total_be;
+    lengths[2] = 4;
+    values[3] = (const char *)node;
+    lengths[3] = 16;
+    op = calloc(1, sizeof(*op));
+    if (!pn.failed && !pl.failed && op != NULL) {
+        op->cb = cb;
+        op->arg = arg;
+        st = jobstore_submit1(c, STMT_CLAIM, 4, values, lengths, jobstore_claim_done, op);
+    }
+    if (st != PGCONN_OK)
+        free(op);
+    pgbin_buf_free(&pn);
+    pgbin_buf_free(&pl);
+    return st;
+}
+
+/* --- complete, release, expire, reclaim: rows of jobstore_moved ---------------------------- */
+
+struct jobstore_moved_op {
+    jobstore_moved_cb cb;
+    void *arg;
+};
+
+static void jobstore_moved_done(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_moved_op *op = arg;
+    struct jobstore_moved *rows = NULL;
+    struct jobstore_err e;
+    int n;
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        op->cb(op->arg, NULL, 0, &e);
+        free(op);
+        return;
+    }
+    n = PQntuples(res);
+    if (n > 0 && (rows = calloc((size_t)n, sizeof(*rows))) == NULL) {
+        static const struct jobstore_err nomem = {"out of memory reading results", "", true, false};
+        op->cb(op->arg, NULL, 0, &nomem);
+        free(op);
+        return;
+    }
+    for (int row = 0; row < n; row++) {
+        struct jobstore_moved *m = &rows[row];
+        const char *node;
+        size_t len;
+
+        if (!pgbin_i64(res, row, 0, &m->id) || !pgbin_i32(res, row, 1, &m->attempt) ||
+            !jobstore_status_col(res, row, 2, &m->status) ||
+            !pgbin_i64(res, row, 3, &m->run_at_ms)) {
+            free(rows);
+            op->cb(op->arg, NULL, 0, &jobstore_bad_shape);
+            free(op);
+            return;
+        }
+        if (PQnfields(res) > 4 && pgbin_bytes(res, row, 4, &node, &len) && len == 16) {
+            m->has_node = true;
+            memcpy(m->node, node, 16);
+        }
+    }
+    op->cb(op->arg, rows, (size_t)n, NULL);
+    free(rows);
+    free(op);
+}
+
+/* Submit a statement answered with jobstore_moved rows. */
+static enum pgconn_status jobstore_submit_moved(struct pgconn *c, enum stmt_id id, int nparams,
+                                                const char *const *values, const int *lengths,
+                                                jobstore_moved_cb cb, void *arg)
+{
+    struct jobstore_moved_op *op;
+    enum pgconn_status st;
+
+    if (cb == NULL)
+        return PGCONN_INVALID;
+    op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return PGCONN_NOMEM;
+    op->cb = cb;
+    op->arg = arg;
+    st = jobstore_submit1(c, id, nparams, values, lengths, jobstore_moved_done, op);
+    if (st != PGCONN_OK)
+        free(op);
+    return st;
+}
+
+enum pgconn_status jobstore_complete(struct pgconn *c, const uint8_t node[16],
+                                     const struct jobstore_outcome *out, size_t n,
+                                     jobstore_moved_cb cb, void *arg)
+{
+    struct pgbin_buf p[6] = {{0}};
+    const char *values[7];
+    int lengths[7];
+    enum pgconn_status st = PGCONN_NOMEM;
+    bool failed = false;
+
+    if (n == 0)
+        return PGCONN_INVALID;
+    pgbin_array_begin(&p[0], PGBIN_INT8, n);
+    pgbin_array_begin(&p[1], PGBIN_INT4, n);
+    pgbin_array_begin(&p[2], PGBIN_BOOL, n);
+    pgbin_array_begin(&p[3], PGBIN_BYTEA, n);
+    pgbin_array_begin(&p[4], PGBIN_TEXT, n);
+    pgbin_array_begin(&p[5], PGBIN_BOOL, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct jobstore_outcome *o = &out[i];
+
+        pgbin_array_i64(&p[0], o->id);
+        pgbin_array_i32(&p[1], o->attempt);
+        pgbin_array_bool(&p[2], o->ok);
+        if (o->ok)
+            pgbin_array_bytes(&p[3], o->result != NULL ? o->result : "", o->result_len);
+        else
+            pgbin_array_null(&p[3]);
+        if (!o->ok && o->error != NULL)
+            pgbin_array_bytes(&p[4], o->error, o->error_len);
+        else
+            pgbin_array_null(&p[4]);
+        pgbin_array_bool(&p[5], o->retryable);
+    }
+    for (int k = 0; k < 6; k++) {
+        failed |= p[k].failed || p[k].len > INT32_MAX;
+        values[k] = p[k].data;
+        lengths[k] = (int)p[k].len;
+    }
+    values[6] = (const char *)node;
+    lengths[6] = 16;
+    if (!failed)
+        st = jobstore_submit_moved(c, STMT_COMPLETE, 7, values, lengths, cb, arg);
+    for (int k = 0; k < 6; k++)
+        pgbin_buf_free(&p[k]);
+    return st;
+}
+
+enum pgconn_status jobstore_release(struct pgconn *c, const uint8_t node[16], const int64_t *ids,
+                                    const int32_t *attempts, size_t n, bool consume,
+                                    const char *error, jobstore_moved_cb cb, void *arg)
+{
+    struct pgbin_buf pi = {0}, pa = {0};
+    const char *values[5];
+    int lengths[5];
+    char flag = consume ? 1 : 0;
+    enum pgconn_status st = PGCONN_NOMEM;
+
+    values[0] = (const char *)node;
+    lengths[0] = 16;
+    values[1] = values[2] = NULL; /* n == 0: every running job of the node */
+    lengths[1] = lengths[2] = 0;
+    if (n > 0) {
+        pgbin_array_begin(&pi, PGBIN_INT8, n);
+        pgbin_array_begin(&pa, PGBIN_INT4, n);
+        for (size_t i = 0; i < n; i++) {
+            pgbin_array_i64(&pi, ids[i]);
+            pgbin_array_i32(&pa, attempts[i]);
+        }
+        values[1] = pi.data;
+        lengths[1] = (int)pi.len;
+        values[2] = pa.data;
+        lengths[2] = (int)pa.len;
+    }
+    values[3] = &flag;
+    lengths[3] = 1;
+    values[4] = error;
+    lengths[4] = error != NULL ? (int)strlen(error) : 0;
+    if (!pi.failed && !pa.failed)
+        st = jobstore_submit_moved(c, STMT_RELEASE, 5, values, lengths, cb, arg);
+    pgbin_buf_free(&pi);
+    pgbin_buf_free(&pa);
+    return st;
+}
+
+enum pgconn_status jobstore_expire(struct pgconn *c, const uint8_t node[16], int64_t grace_ms,
+                                   int32_t limit, jobstore_moved_cb cb, void *arg)
+{
+    char grace[8], lim[4];
+    const char *values[3] = {(const char *)node, grace, lim};
+    const int lengths[3] = {16, 8, 4};
+
+    pgbin_put_i64(grace, grace_ms);
+    pgbin_put_i32(lim, limit);
+    return jobstore_submit_moved(c, STMT_EXPIRE, 3, values, lengths, cb, arg);
+}
+
+enum pgconn_status jobstore_reclaim(struct pgconn *c, int64_t lapse_ms, int32_t limit,
+                                    const char *error, jobstore_moved_cb cb, void *arg)
+{
+    char lapse[8], lim[4];
+    const char *values[3] = {lapse, lim, error};
+    const int lengths[3] = {8, 4, error != NULL ? (int)strlen(error) : 0};
+
+    pgbin_put_i64(lapse, lapse_ms);
+    pgbin_put_i32(lim, limit);
+    return jobstore_submit_moved(c, STMT_RECLAIM, 3, values, lengths, cb, arg);
+}
+
+/* --- nodes -------------------------------------------------------------------------------- */
+
+struct jobstore_done_op {
+    jobstore_done_cb cb;
+    void *arg;
+};
+
+static void jobstore_done_done(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_done_op *op = arg;
+    struct jobstore_err e;
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        op->cb(op->arg, 0, &e);
+    } else {
+        const char *affected = PQcmdTuples(res);
+
+        op->cb(op->arg, PQntuples(res) > 0 ? (size_t)PQntuples(res) : strtoul(affected, NULL, 10),
+               NULL);
+    }
+    free(op);
+}
+
+static enum pgconn_status jobstore_submit_done(struct pgconn *c, enum stmt_id id, int nparams,
+                                               const char *const *values, const int *lengths,
+                                               jobstore_done_cb cb, void *arg)
+{
+    struct jobstore_done_op *op;
+    enum pgconn_status st;
+
+    if (cb == NULL)
+        return PGCONN_INVALID;
+    op = calloc(1, sizeof(*op));
+    if (op == NULL)
+        return PGCONN_NOMEM;
+    op->cb = cb;
+    op->arg = arg;
+    st = jobstore_submit1(c, id, nparams, values, lengths, jobstore_done_done, op);
+    if (st != PGCONN_OK)
+        free(op);
+    return st;
+}
+
+enum pgconn_status jobstore_node_beat(struct pgconn *c, const uint8_t node[16], const char *host,
+                                      int32_t pid, jobstore_done_cb cb, void *arg)
+{
+    char pid_be[4];
+    const char *values[3] = {(const char *)node, host, pid_be};
+    const int lengths[3] = {16, (int)strlen(host), 4};
+
+    pgbin_put_i32(pid_be, pid);
+    return jobstore_submit_done(c, STMT_NODE_BEAT, 3, values, lengths, cb, arg);
+}
+
+enum pgconn_status jobstore_node_gone(struct pgconn *c, const uint8_t node[16], jobstore_done_cb cb,
+                                      void *arg)
+{
+    const char *values[1] = {(const char *)node};
+    const int lengths[1] = {16};
+
+    return jobstore_submit_done(c, STMT_NODE_GONE, 1, values, lengths, cb, arg);
+}
+
+enum pgconn_status jobstore_node_prune(struct pgconn *c, int64_t lapse_ms, jobstore_done_cb cb,
+                                       void *arg)
+{
+    char lapse[8];
+    const char *values[1] = {lapse};
+    const int lengths[1] = {8};
+
+    pgbin_put_i64(lapse, lapse_ms);
+    return jobstore_submit_done(c, STMT_NODE_PRUNE, 1, values, lengths, cb, arg);
+}
+
+/* --- get, cancel, retry, list, next_run_at ------------------------------------------------ */
+
+struct jobstore_read_op {
+    union {
+        jobstore_get_cb get;
+        jobstore_change_cb change;
+        jobstore_list_cb list;
+        jobstore_next_cb next;
+    } cb;
+    void *arg;
+    int32_t limit; /* list: the page size (one more row was asked for) */
+};
+
+static void jobstore_get_done(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_read_op *op = arg;
+    struct jobstore_job job;
+    struct jobstore_err e;
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        op->cb.get(op->arg, NULL, &e);
+    } else if (PQntuples(res) == 0) {
+        op->cb.get(op->arg, NULL, NULL);
+    } else if (!jobstore_read_job(res, 0, 0, &job)) {
+        op->cb.get(op->arg, NULL, &jobstore_bad_shape);
+    } else {
+        op->cb.get(op->arg, &job, NULL);
+    }
+    free(op);
+}
+
+static void jobstore_change_done(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_read_op *op = arg;
+    struct jobstore_changed what = {0};
+    struct jobstore_job job;
+    struct jobstore_err e;
+    const char *node;
+    size_t len;
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        op->cb.change(op->arg, NULL, &e);
+    } else if (PQntuples(res) == 0) {
+        what.change = JOBSTORE_NOT_FOUND;
+        op->cb.change(op->arg, &what, NULL);
+    } else if (!jobstore_status_col(res, 0, 0, &what.prev_status) ||
+               !pgbin_i32(res, 0, 2, &what.prev_attempt)) {
+        op->cb.change(op->arg, NULL, &jobstore_bad_shape);
+    } else {
+        if (pgbin_bytes(res, 0, 1, &node, &len) && len == 16) {
+            what.prev_has_node = true;
+            memcpy(what.prev_node, node, 16);
+        }
+        if (PQgetisnull(res, 0, STMTS_PREV_COLUMNS + JOBCOL_ID)) {
+            what.change = JOBSTORE_CONFLICT;
+            op->cb.change(op->arg, &what, NULL);
+        } else if (!jobstore_read_job(res, 0, STMTS_PREV_COLUMNS, &job)) {
+            op->cb.change(op->arg, NULL, &jobstore_bad_shape);
+        } else {
+            what.change = JOBSTORE_CHANGED;
+            what.job = &job;
+            op->cb.change(op->arg, &what, NULL);
+        }
+    }
+    free(op);
+}
+
+static void jobstore_list_done(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_read_op *op = arg;
+    struct jobstore_job *jobs = NULL;
+    struct jobstore_err e;
+    int n;
+    int64_t next = 0;
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        op->cb.list(op->arg, NULL, 0, 0, &e);
+        free(op);
+        return;
+    }
+    n = PQntuples(res);
+    if (n > op->limit)
+        n = op->limit; /* the extra row only says that there is a next page */
+    if (n > 0 && (jobs = calloc((size_t)n, sizeof(*jobs))) == NULL) {
+        static const struct jobstore_err nomem = {"out of memory reading jobs", "", true, false};
+        op->cb.list(op->arg, NULL, 0, 0, &nomem);
+        free(op);
+        return;
+    }
+    for (int row = 0; row < n; row++) {
+        if (!jobstore_read_job(res, row, 0, &jobs[row])) {
+            free(jobs);
+            op->cb.list(op->arg, NULL, 0, 0, &jobstore_bad_shape);
+            free(op);
+            return;
+        }
+    }
+    if (PQntuples(res) > op->limit && n > 0)
+        next = jobs[n - 1].id;
+    op->cb.list(op->arg, jobs, (size_t)n, next, NULL);
+    free(jobs);
+    free(op);
+}
+
+static void jobstore_next_done(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_read_op *op = arg;
+    struct jobstore_err e;
+    int64_t at = 0;
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        op->cb.next(op->arg, false, 0, &e);
+    } else if (PQntuples(res) != 1) {
+        op->cb.next(op->arg, false, 0, &jobstore_bad_shape);
+    } else {
+        bool has = pgbin_i64(res, 0, 0, &at);
+
+        op->cb.next(op->arg, has, has ? at : 0, NULL);
+    }
+    free(op);
+}
+
+/* Submit a read-like statement with op's callback. */
+static enum pgconn_status jobstore_submit_read(struct pgconn *c, enum stmt_id id, int nparams,
+                                               const char *const *values, const int *lengths,
+                                               pgconn_cb done, struct jobstore_read_op *op)
+{
+    enum pgconn_status st;
+
+    if (op == NULL)
+        return PGCONN_NOMEM;
+    st = jobstore_submit1(c, id, nparams, values, lengths, done, op);
+    if (st != PGCONN_OK)
+        free(op);
+    return st;
+}
+
+/* One int8 parameter: a job id. */
+static enum pgconn_status jobstore_by_id(struct pgconn *c, enum stmt_id id, int64_t job,
+                                         pgconn_cb done, struct jobstore_read_op *op)
+{
+    char be[8];
+    const char *values[1] = {be};
+    const int lengths[1] = {8};
+
+    pgbin_put_i64(be, job);
+    return jobstore_submit_read(c, id, 1, values, lengths, done, op);
+}
+
+/* A read op for callback cb (stored through the union's first member type). */
+static struct jobstore_read_op *jobstore_read_op(void *arg)
+{
+    struct jobstore_read_op *op = calloc(1, sizeof(*op));
+
+    if (op != NULL)
+        op->arg = arg;
+    return op;
+}
+
+enum pgconn_status jobstore_get(struct pgconn *c, int64_t id, jobstore_get_cb cb, void *arg)
+{
+    struct jobstore_read_op *op;
+
+    if (cb == NULL)
+        return PGCONN_INVALID;
+    if ((op = jobstore_read_op(arg)) != NULL)
+        op->cb.get = cb;
+    return jobstore_by_id(c, STMT_GET, id, jobstore_get_done, op);
+}
+
+enum pgconn_status jobstore_cancel(struct pgconn *c, int64_t id, jobstore_change_cb cb, void *arg)
+{
+    struct jobstore_read_op *op;
+
+    if (cb == NULL)
+        return PGCONN_INVALID;
+    if ((op = jobstore_read_op(arg)) != NULL)
+        op->cb.change = cb;
+    return jobstore_by_id(c, STMT_CANCEL, id, jobstore_change_done, op);
+}
+
+enum pgconn_status jobstore_retry(struct pgconn *c, int64_t id, jobstore_change_cb cb, void *arg)
+{
+    struct jobstore_read_op *op;
+
+    if (cb == NULL)
+        return PGCONN_INVALID;
+    if ((op = jobstore_read_op(arg)) != NULL)
+        op->cb.change = cb;
+    return jobstore_by_id(c, STMT_RETRY, id, jobstore_change_done, op);
+}
+
+enum pgconn_status jobstore_list(struct pgconn *c, int status, const char *name, int64_t before,
+                                 int32_t limit, jobstore_list_cb cb, void *arg)
+{
+    const char *status_name = status >= 0 ? jobstore_status_name(status) : NULL;
+    char before_be[8], limit_be[4];
+    const char *values[4];
+    int lengths[4];
+    struct jobstore_read_op *op;
+
+    if (cb == NULL || limit < 1 || limit > 1000 || (status >= 0 && status_name == NULL))
+        return PGCONN_INVALID;
+    pgbin_put_i64(before_be, before);
+    pgbin_put_i32(limit_be, limit + 1);
+    values[0] = status_name;
+    lengths[0] = status_name != NULL ? (int)strlen(status_name) : 0;
+    values[1] = name;
+    lengths[1] = name != NULL ? (int)strlen(name) : 0;
+    values[2] = before > 0 ? before_be : NULL;
+    lengths[2] = 8;
+    values[3] = limit_be;
+    lengths[3] = 4;
+    if ((op = jobstore_read_op(arg)) != NULL) {
+        op->cb.list = cb;
+        op->limit = limit;
+    }
+    return jobstore_submit_read(c, STMT_LIST, 4, values, lengths, jobstore_list_done, op);
+}
+
+enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *names, size_t nnames,
+                                        jobstore_next_cb cb, void *arg)
+{
+    struct pgbin_buf pn = {0};
+    const char *values[1];
+    int lengths[1];
+    struct jobstore_read_op *op;
+    enum pgconn_status st;
+
+    if (cb == NULL)
+        return PGCONN_INVALID;
+    pgbin_array_begin(&pn, PGBIN_TEXT, nnames);
+    for (size_t i = 0; i < nnames; i++)
+        pgbin_array_bytes(&pn, names[i], strlen(names[i]));
+    if (pn.failed) {
+        pgbin_buf_free(&pn);
+        return PGCONN_NOMEM;
+    }
+    values[0] = pn.data;
+    lengths[0] = (int)pn.len;
+    if ((op = jobstore_read_op(arg)) != NULL)
+        op->cb.next = cb;
+    st = jobstore_submit_read(c, STMT_NEXT_RUN_AT, 1, values, lengths, jobstore_next_done, op);
+    pgbin_buf_free(&pn);
+    return st;
+}
