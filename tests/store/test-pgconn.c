@@ -18,6 +18,7 @@ static const struct pgconn_prep preps[] = {
     {"count", "SELECT count(*) FROM t", 0, NULL},
     {"lock", "SELECT pg_advisory_lock($1::int8)", 0, NULL},
     {"echo", "SELECT $1::bytea", 0, NULL},
+    {"setting", "SELECT current_setting($1)", 0, NULL},
 };
 
 /* One test's connection and what its callbacks saw. */
@@ -353,4 +354,32 @@ Test(pgconn, free_inside_callback)
     fx_close(&fx);
     cr_assert_eq(first.calls, 1);
     cr_assert_eq(second.calls, 1);
+}
+
+/* Our conninfo defaults apply unless the user's string sets the same keyword. */
+Test(pgconn, conninfo_defaults_yield_to_the_user)
+{
+    struct fx fx, mine;
+    struct seen app = {0}, app2 = {0}, iso = {0};
+    struct pgconn_stmt st;
+    char *custom;
+
+    fx_open(&fx, "pgconn_defaults", NULL, 0, false);
+    st = stmt("setting", "application_name", &app);
+    cr_assert_eq(submit(fx.c, &st, 1), PGCONN_OK);
+    st = stmt("setting", "default_transaction_isolation", &iso);
+    cr_assert_eq(submit(fx.c, &st, 1), PGCONN_OK);
+    fx_until(&fx, &iso.calls, 1);
+    cr_assert_str_eq(app.value, "reseoliod");
+    cr_assert_str_eq(iso.value, "read committed");
+
+    cr_assert_neq(asprintf(&custom, "%s application_name=myapp", fx.db), -1);
+    fx_open(&mine, NULL, custom, 0, false);
+    st = stmt("setting", "application_name", &app2);
+    cr_assert_eq(submit(mine.c, &st, 1), PGCONN_OK);
+    fx_until(&mine, &app2.calls, 1);
+    cr_assert_str_eq(app2.value, "myapp");
+    fx_close(&mine);
+    free(custom);
+    fx_close(&fx);
 }
