@@ -1,0 +1,379 @@
+/*
+ * The message types and field tables of docs/protocol.md §4–§5 as data: every field of every
+ * message in canonical order, with its type, presence and range. The encoder and the decoder
+ * both walk these tables, so a rule is written once and enforced in both directions.
+ */
+
+/** Protocol version this client speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** Frame limits (§1, §7). */
+export const FRAME_HEADER = 4;
+export const MAX_FRAME_PREHELLO = 4096;
+export const MAX_FRAME_DEFAULT = 1024 * 1024;
+export const MAX_FRAME_MIN = 4096;
+export const MAX_FRAME_HARD = 64 * 1024 * 1024;
+export const MAX_DEPTH = 8;
+export const MAX_VALUES = 65536;
+
+/** Field limits (§5, §7). */
+export const MAX_NAME = 255;
+export const MAX_KEY = 255;
+export const MAX_CLIENT = 128;
+export const MAX_STORAGE = 4096;
+export const MAX_ERROR = 65536;
+export const MAX_REGISTER = 256;
+export const MAX_LIST = 1000;
+export const MAX_ATTEMPTS_LIMIT = 1000;
+export const MAX_DELAY_LIMIT_MS = 30 * 24 * 3600 * 1000;
+export const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
+export const MAX_CONCURRENCY = 10000;
+
+/** Message type numbers (§4). */
+export const MsgType = {
+  HELLO: 0x01,
+  WELCOME: 0x02,
+  ERROR: 0x03,
+  PING: 0x04,
+  PONG: 0x05,
+  OK: 0x06,
+  ENQUEUE: 0x10,
+  ENQUEUED: 0x11,
+  REGISTER: 0x12,
+  DISPATCH: 0x13,
+  ACK: 0x14,
+  ABANDON: 0x15,
+  AWAIT: 0x16,
+  COMPLETED: 0x17,
+  GET: 0x18,
+  JOB: 0x19,
+  CANCEL: 0x1a,
+  RETRY: 0x1b,
+  LIST: 0x1c,
+  JOBS: 0x1d,
+} as const;
+
+export type MsgTypeName = keyof typeof MsgType;
+export type MsgTypeNumber = (typeof MsgType)[MsgTypeName];
+
+/** The name of a type number, or undefined when the protocol does not know it. */
+export const MSG_TYPE_NAMES: ReadonlyMap<number, MsgTypeName> = new Map(
+  (Object.keys(MsgType) as MsgTypeName[]).map((k) => [MsgType[k], k]),
+);
+
+export const JOB_STATUSES = ['pending', 'running', 'success', 'dead', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const BACKOFFS = ['fixed', 'linear', 'exponential'] as const;
+export type Backoff = (typeof BACKOFFS)[number];
+export const ABANDON_REASONS = ['timeout', 'cancelled', 'shutdown'] as const;
+export type AbandonReason = (typeof ABANDON_REASONS)[number];
+export const FINAL_STATUSES = ['success', 'dead', 'cancelled'] as const;
+export type FinalStatus = (typeof FINAL_STATUSES)[number];
+
+/**
+ * An integer from the wire: a `number` when it is a safe integer, else a `bigint`. Encoders
+ * take either.
+ */
+export type Int = number | bigint;
+
+/** How a field is carried on the wire. */
+export type FieldKind =
+  | 'uint'
+  | 'int'
+  | 'float' // float 64 on the wire; the only one is jitter, in [0, 1]
+  | 'bool'
+  | 'str'
+  | 'bin'
+  | 'enum'
+  | 'names' // array of function names (REGISTER)
+  | 'jobs'; // array of maps with the fields of JOB (JOBS)
+
+/** One row of a §5 table. */
+export interface Field {
+  readonly key: string;
+  readonly kind: FieldKind;
+  readonly required: boolean;
+  /** uint/int: value range; str: byte length range; names/jobs: entry count range. */
+  readonly min: bigint;
+  readonly max: bigint;
+  /** enum: the wire names this field accepts. */
+  readonly values?: ReadonlySet<string>;
+  /** jobs: the table of each entry. */
+  readonly sub?: Table;
+}
+
+/** The fields of one message type (or of a job inside JOBS). */
+export interface Table {
+  readonly name: string;
+  readonly fields: readonly Field[];
+  /** key → index into fields. */
+  readonly index: ReadonlyMap<string, number>;
+  /** A rule across fields: the reason it is broken, or undefined. */
+  readonly check?: (fields: Record<string, unknown>) => string | undefined;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+const I64_MIN = -(1n << 63n);
+const I64_MAX = (1n << 63n) - 1n;
+const ANY_LEN = 0xffffffffn;
+
+function row(key: string, kind: FieldKind, required: boolean, min: Int, max: Int, extra?: Partial<Field>): Field {
+  return { key, kind, required, min: BigInt(min), max: BigInt(max), ...extra };
+}
+const uintReq = (k: string, lo: Int = 0, hi: Int = U64_MAX) => row(k, 'uint', true, lo, hi);
+const uintOpt = (k: string, lo: Int = 0, hi: Int = U64_MAX) => row(k, 'uint', false, lo, hi);
+const intReq = (k: string) => row(k, 'int', true, I64_MIN, I64_MAX);
+const intOpt = (k: string, lo: Int = I64_MIN, hi: Int = I64_MAX) => row(k, 'int', false, lo, hi);
+const strReq = (k: string, lo: Int, hi: Int) => row(k, 'str', true, lo, hi);
+const strOpt = (k: string, lo: Int, hi: Int) => row(k, 'str', false, lo, hi);
+const binReq = (k: string) => row(k, 'bin', true, 0, ANY_LEN);
+const binOpt = (k: string) => row(k, 'bin', false, 0, ANY_LEN);
+const boolReq = (k: string) => row(k, 'bool', true, 0, 0);
+const boolOpt = (k: string) => row(k, 'bool', false, 0, 0);
+const enumRow = (k: string, required: boolean, values: readonly string[]) =>
+  row(k, 'enum', required, 0, 0, { values: new Set(values) });
+
+function table(name: string, fields: Field[], check?: Table['check']): Table {
+  return { name, fields, index: new Map(fields.map((f, i) => [f.key, i])), check };
+}
+
+/** The rule each function name of a REGISTER is held to. */
+export const NAME_RULE: Field = strReq('names', 1, MAX_NAME);
+
+const JOB_ROWS: Field[] = [
+  uintReq('id'),
+  strReq('name', 1, MAX_NAME),
+  enumRow('status', true, JOB_STATUSES),
+  uintReq('attempt'),
+  uintReq('max_attempts'),
+  binReq('args'),
+  binOpt('result'),
+  strOpt('error', 0, MAX_ERROR),
+  strOpt('key', 1, MAX_KEY),
+  intReq('priority'),
+  intReq('created_at'),
+  intReq('run_at'),
+  intOpt('started_at'),
+  intOpt('finished_at'),
+];
+
+const JOB_IN_JOBS = table('JOBS.jobs[]', JOB_ROWS);
+const JOB_REF = [uintReq('job')];
+
+/** The table of each message type, by type number. */
+export const TABLES: ReadonlyMap<number, Table> = new Map<number, Table>([
+  [MsgType.HELLO, table('HELLO', [uintReq('version'), strReq('client', 1, MAX_CLIENT), uintOpt('pid'), strOpt('storage', 0, MAX_STORAGE)])],
+  [
+    MsgType.WELCOME,
+    table('WELCOME', [
+      uintReq('version'),
+      strReq('node', 0, ANY_LEN),
+      strReq('server', 0, ANY_LEN),
+      uintReq('max_frame', MAX_FRAME_MIN, MAX_FRAME_HARD),
+      strReq('storage', 0, MAX_STORAGE),
+    ]),
+  ],
+  [MsgType.ERROR, table('ERROR', [strReq('code', 0, ANY_LEN), strReq('message', 0, ANY_LEN), boolOpt('retryable')])],
+  [MsgType.PING, table('PING', [])],
+  [MsgType.PONG, table('PONG', [])],
+  [MsgType.OK, table('OK', [])],
+  [
+    MsgType.ENQUEUE,
+    table(
+      'ENQUEUE',
+      [
+        strReq('name', 1, MAX_NAME),
+        binOpt('args'),
+        strOpt('key', 1, MAX_KEY),
+        uintOpt('max_attempts', 1, MAX_ATTEMPTS_LIMIT),
+        enumRow('backoff', false, BACKOFFS),
+        uintOpt('initial_delay_ms', 0, MAX_DELAY_LIMIT_MS),
+        uintOpt('max_delay_ms', 0, MAX_DELAY_LIMIT_MS),
+        row('jitter', 'float', false, 0, 1),
+        uintOpt('timeout_ms', 1, MAX_TIMEOUT_MS),
+        intOpt('priority', -32768, 32767),
+        intOpt('run_at'),
+        uintOpt('delay_ms', 0, MAX_DELAY_LIMIT_MS),
+      ],
+      (f) => (f.run_at != null && f.delay_ms != null ? 'run_at and delay_ms together' : undefined),
+    ),
+  ],
+  [MsgType.ENQUEUED, table('ENQUEUED', [uintReq('job'), boolReq('deduplicated')])],
+  [
+    MsgType.REGISTER,
+    table('REGISTER', [row('names', 'names', true, 1, MAX_REGISTER), uintReq('concurrency', 1, MAX_CONCURRENCY)]),
+  ],
+  [
+    MsgType.DISPATCH,
+    table('DISPATCH', [
+      uintReq('job'),
+      strReq('name', 1, MAX_NAME),
+      binReq('args'),
+      uintReq('attempt'),
+      uintReq('max_attempts'),
+      intReq('deadline'),
+    ]),
+  ],
+  [
+    MsgType.ACK,
+    table('ACK', [uintReq('job'), uintReq('attempt'), boolReq('ok'), binOpt('result'), strOpt('error', 0, MAX_ERROR), boolOpt('retryable')]),
+  ],
+  [MsgType.ABANDON, table('ABANDON', [uintReq('job'), uintReq('attempt'), enumRow('reason', true, ABANDON_REASONS)])],
+  [MsgType.AWAIT, table('AWAIT', [uintReq('job'), uintOpt('timeout_ms')])],
+  [
+    MsgType.COMPLETED,
+    table('COMPLETED', [
+      uintReq('job'),
+      enumRow('status', true, FINAL_STATUSES),
+      uintReq('attempt'),
+      binOpt('result'),
+      strOpt('error', 0, MAX_ERROR),
+    ]),
+  ],
+  [MsgType.GET, table('GET', JOB_REF)],
+  [MsgType.JOB, table('JOB', JOB_ROWS)],
+  [MsgType.CANCEL, table('CANCEL', JOB_REF)],
+  [MsgType.RETRY, table('RETRY', JOB_REF)],
+  [
+    MsgType.LIST,
+    table('LIST', [enumRow('status', false, JOB_STATUSES), strOpt('name', 1, MAX_NAME), uintOpt('limit', 1, MAX_LIST), uintOpt('after')]),
+  ],
+  [MsgType.JOBS, table('JOBS', [row('jobs', 'jobs', true, 0, MAX_LIST, { sub: JOB_IN_JOBS }), uintOpt('next')])],
+]);
+
+// ---- Typed views of the fields (wire names, as in §5) ----
+
+export interface HelloFields {
+  version: Int;
+  client: string;
+  pid?: Int;
+  storage?: string;
+}
+export interface WelcomeFields {
+  version: Int;
+  node: string;
+  server: string;
+  max_frame: Int;
+  storage: string;
+}
+export interface ErrorFields {
+  code: string;
+  message: string;
+  retryable?: boolean;
+}
+export type EmptyFields = Record<string, never>;
+export interface EnqueueFields {
+  name: string;
+  args?: Uint8Array;
+  key?: string;
+  max_attempts?: Int;
+  backoff?: Backoff;
+  initial_delay_ms?: Int;
+  max_delay_ms?: Int;
+  jitter?: number;
+  timeout_ms?: Int;
+  priority?: Int;
+  run_at?: Int;
+  delay_ms?: Int;
+}
+export interface EnqueuedFields {
+  job: Int;
+  deduplicated: boolean;
+}
+export interface RegisterFields {
+  names: string[];
+  concurrency: Int;
+}
+export interface DispatchFields {
+  job: Int;
+  name: string;
+  args: Uint8Array;
+  attempt: Int;
+  max_attempts: Int;
+  deadline: Int;
+}
+export interface AckFields {
+  job: Int;
+  attempt: Int;
+  ok: boolean;
+  result?: Uint8Array;
+  error?: string;
+  retryable?: boolean;
+}
+export interface AbandonFields {
+  job: Int;
+  attempt: Int;
+  reason: AbandonReason;
+}
+export interface AwaitFields {
+  job: Int;
+  timeout_ms?: Int;
+}
+export interface CompletedFields {
+  job: Int;
+  status: FinalStatus;
+  attempt: Int;
+  result?: Uint8Array;
+  error?: string;
+}
+export interface JobRefFields {
+  job: Int;
+}
+export interface JobFields {
+  id: Int;
+  name: string;
+  status: JobStatus;
+  attempt: Int;
+  max_attempts: Int;
+  args: Uint8Array;
+  result?: Uint8Array;
+  error?: string;
+  key?: string;
+  priority: Int;
+  created_at: Int;
+  run_at: Int;
+  started_at?: Int;
+  finished_at?: Int;
+}
+export interface ListFields {
+  status?: JobStatus;
+  name?: string;
+  limit?: Int;
+  after?: Int;
+}
+export interface JobsFields {
+  jobs: JobFields[];
+  next?: Int;
+}
+
+/** The fields of each message type. */
+export interface FieldsOf {
+  HELLO: HelloFields;
+  WELCOME: WelcomeFields;
+  ERROR: ErrorFields;
+  PING: EmptyFields;
+  PONG: EmptyFields;
+  OK: EmptyFields;
+  ENQUEUE: EnqueueFields;
+  ENQUEUED: EnqueuedFields;
+  REGISTER: RegisterFields;
+  DISPATCH: DispatchFields;
+  ACK: AckFields;
+  ABANDON: AbandonFields;
+  AWAIT: AwaitFields;
+  COMPLETED: CompletedFields;
+  GET: JobRefFields;
+  JOB: JobFields;
+  CANCEL: JobRefFields;
+  RETRY: JobRefFields;
+  LIST: ListFields;
+  JOBS: JobsFields;
+}
+
+/** One message: its type name, request id and fields. */
+export type Message = {
+  [K in MsgTypeName]: { type: K; requestId: number; fields: FieldsOf[K] };
+}[MsgTypeName];
+
+/** The message of type K. */
+export type MessageOf<K extends MsgTypeName> = Extract<Message, { type: K }>;
