@@ -282,3 +282,90 @@ Test(frames, client_that_never_reads_is_dropped, .init = start_small_frames, .fi
     cr_expect(daemon_proc_wait_log(&dmn, "output queue full", WIRE_TIMEOUT_MS));
     assert_still_serves();
 }
+
+Test(frames, more_bad_bodies_each_get_their_error, .init = start_default, .fini = stop)
+{
+    int fd = wire_connect(dmn.socket);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(wire_handshake(fd), 0);
+
+    /* Nesting 33: [4, 1, {"x": [[[[...]]]]}]. */
+    uint8_t deep[64];
+    size_t n = 0;
+    deep[n++] = 0x93;
+    deep[n++] = 0x04;
+    deep[n++] = 0x01;
+    deep[n++] = 0x81;
+    deep[n++] = 0xa1;
+    deep[n++] = 'x';
+    for (int i = 0; i < 33; i++)
+        deep[n++] = 0x91;
+    deep[n++] = 0xc0;
+    cr_assert_eq(wire_send_frame(fd, deep, (uint32_t)n), 0);
+    cr_expect(wire_expect_error_code(fd, "too_deep"));
+
+    /* Trailing bytes after a complete PING. */
+    static const uint8_t trailing[] = {0x93, 0x04, 0x02, 0x80, 0x00};
+    cr_assert_eq(wire_send_frame(fd, trailing, sizeof(trailing)), 0);
+    cr_expect(wire_expect_error_code(fd, "malformed"));
+
+    /* Invalid UTF-8 in a function name: ENQUEUE {"name": "\xff"}. */
+    static const uint8_t bad_utf8[] = {0x93, 0x10, 0x03, 0x81, 0xa4, 'n',
+                                       'a',  'm',  'e',  0xa1, 0xff};
+    cr_assert_eq(wire_send_frame(fd, bad_utf8, sizeof(bad_utf8)), 0);
+    cr_expect(wire_expect_error(fd, "bad_value", 3));
+
+    /* A known field of the wrong type: GET {"job": "1"}. */
+    static const uint8_t bad_type[] = {0x93, 0x18, 0x04, 0x81, 0xa3, 'j', 'o', 'b', 0xa1, '1'};
+    cr_assert_eq(wire_send_frame(fd, bad_type, sizeof(bad_type)), 0);
+    cr_expect(wire_expect_error(fd, "bad_type", 4));
+
+    /* A required field missing: GET {}. */
+    static const uint8_t missing[] = {0x93, 0x18, 0x05, 0x80};
+    cr_assert_eq(wire_send_frame(fd, missing, sizeof(missing)), 0);
+    cr_expect(wire_expect_error(fd, "missing_field", 5));
+
+    cr_assert_eq(wire_send_empty(fd, RS_MSG_PING, 6), 0);
+    struct wire_reply r;
+    cr_assert_eq(wire_recv(fd, WIRE_TIMEOUT_MS, &r), 1);
+    cr_expect_eq(r.msg.type, RS_MSG_PONG);
+    cr_expect_eq(r.msg.request_id, 6);
+    wire_reply_free(&r);
+    close(fd);
+}
+
+Test(frames, truncated_frames_then_close_harm_nobody, .init = start_default, .fini = stop)
+{
+    /* Half a header. */
+    int fd = wire_connect(dmn.socket);
+    cr_assert_geq(fd, 0);
+    static const uint8_t half[] = {0x00, 0x00};
+    cr_assert_eq(wire_send_raw(fd, half, sizeof(half)), 0);
+    close(fd);
+
+    /* A header announcing 100 bytes, 3 of them sent. */
+    fd = wire_connect(dmn.socket);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(wire_handshake(fd), 0);
+    static const uint8_t partial[] = {0x00, 0x00, 0x00, 0x64, 0x93, 0x04, 0x01};
+    cr_assert_eq(wire_send_raw(fd, partial, sizeof(partial)), 0);
+    close(fd);
+
+    cr_expect(daemon_proc_wait_log(&dmn, "conn 2 closed: peer closed", WIRE_TIMEOUT_MS));
+    assert_still_serves();
+}
+
+Test(frames, too_many_bad_bodies_close_the_connection, .init = start_default, .fini = stop)
+{
+    int fd = wire_connect(dmn.socket);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(wire_handshake(fd), 0);
+    static const uint8_t garbage[] = {0x00, 0x00, 0x00, 0x01, 0xc1};
+    for (int i = 0; i < 101; i++)
+        cr_assert_eq(wire_send_raw(fd, garbage, sizeof(garbage)), 0);
+    for (int i = 0; i < 101; i++)
+        cr_assert(wire_expect_error(fd, "malformed", 0), "error %d missing", i);
+    cr_expect(wire_closed(fd, WIRE_TIMEOUT_MS), "still open after 101 bad bodies");
+    close(fd);
+    cr_expect(daemon_proc_wait_log(&dmn, "malformed messages", WIRE_TIMEOUT_MS));
+}

@@ -177,15 +177,15 @@ bool wire_is_error(const struct wire_reply *r, const char *code)
            memcmp(r->msg.u.error.code.ptr, code, strlen(code)) == 0;
 }
 
-/* One ERROR of this code for rid. */
-bool wire_expect_error(int fd, const char *code, uint32_t rid)
+/* One ERROR of this code, for rid unless any_id. */
+static bool wire_expect(int fd, const char *code, uint32_t rid, bool any_id)
 {
     struct wire_reply r;
     if (wire_recv(fd, WIRE_TIMEOUT_MS, &r) != 1) {
         fprintf(stderr, "wire: expected ERROR %s, got no message\n", code);
         return false;
     }
-    bool ok = wire_is_error(&r, code) && r.msg.request_id == rid;
+    bool ok = wire_is_error(&r, code) && (any_id || r.msg.request_id == rid);
     if (!ok)
         fprintf(stderr, "wire: expected ERROR %s for request %u, got %s (request %u, code %.*s)\n",
                 code, rid, rs_msg_type_name(r.msg.type), r.msg.request_id,
@@ -193,6 +193,18 @@ bool wire_expect_error(int fd, const char *code, uint32_t rid)
                 r.msg.type == RS_MSG_ERROR ? r.msg.u.error.code.ptr : "");
     wire_reply_free(&r);
     return ok;
+}
+
+/* One ERROR of this code for rid. */
+bool wire_expect_error(int fd, const char *code, uint32_t rid)
+{
+    return wire_expect(fd, code, rid, false);
+}
+
+/* One ERROR of this code, whatever its request id. */
+bool wire_expect_error_code(int fd, const char *code)
+{
+    return wire_expect(fd, code, 0, true);
 }
 
 /* Skip whatever comes until the peer closes, within the time bound. */

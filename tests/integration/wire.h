@@ -46,6 +46,8 @@ void wire_reply_free(struct wire_reply *r);
 bool wire_is_error(const struct wire_reply *r, const char *code);
 /* Read one message, expect ERROR code for request rid; true when it is. */
 bool wire_expect_error(int fd, const char *code, uint32_t rid);
+/* The same, for errors whose request id the decoder may or may not have read. */
+bool wire_expect_error_code(int fd, const char *code);
 /* True when the peer closes the connection within timeout_ms (pending messages are skipped). */
 bool wire_closed(int fd, int timeout_ms);
 
