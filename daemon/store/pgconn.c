@@ -180,9 +180,8 @@ static void pgconn_fail_list(struct pgconn *c, struct pgreq_list *list, const ch
 
 /* Wait for the socket to be readable (always, while a session is open: results and
  * notifications may come at any time) and writable when libpq has output left. */
-static void pgconn_wait(struct pgconn *c, short what, int timeout_ms)
+static void pgconn_wait(struct pgconn *c, short what)
 {
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     int fd = PQsocket(c->pg);
 
     event_del(c->io);
@@ -191,7 +190,7 @@ static void pgconn_wait(struct pgconn *c, short what, int timeout_ms)
         return;
     }
     event_assign(c->io, c->base, fd, what, pgconn_io, c);
-    if (event_add(c->io, timeout_ms > 0 ? &tv : NULL) != 0)
+    if (event_add(c->io, NULL) != 0)
         pgconn_drop(c, "cannot watch the socket (event_add failed)");
 }
 
@@ -207,7 +206,7 @@ static void pgconn_rearm(struct pgconn *c)
         pgconn_drop(c, PQerrorMessage(c->pg));
         return;
     }
-    pgconn_wait(c, (short)(EV_READ | (flushed == 1 ? EV_WRITE : 0)), 0);
+    pgconn_wait(c, (short)(EV_READ | (flushed == 1 ? EV_WRITE : 0)));
 }
 
 /* Hand one request to libpq. */
@@ -507,10 +506,10 @@ static void pgconn_poll_connect(struct pgconn *c)
 {
     switch (PQconnectPoll(c->pg)) {
     case PGRES_POLLING_READING:
-        pgconn_wait(c, EV_READ, 0);
+        pgconn_wait(c, EV_READ);
         break;
     case PGRES_POLLING_WRITING:
-        pgconn_wait(c, EV_WRITE, 0);
+        pgconn_wait(c, EV_WRITE);
         break;
     case PGRES_POLLING_OK:
         pgconn_connected(c);
@@ -539,7 +538,7 @@ static void pgconn_start(struct pgconn *c)
     }
     event_add(c->timer, &tv);
     /* libpq's rule for a fresh PQconnectStart: behave as if polling returned WRITING. */
-    pgconn_wait(c, EV_WRITE, 0);
+    pgconn_wait(c, EV_WRITE);
 }
 
 /* Leave an entry point: carry out a pgconn_free that a callback asked for. */
