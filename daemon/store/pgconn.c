@@ -609,7 +609,7 @@ static void pgconn_drop(struct pgconn *c, const char *why)
         return;
     if (c->depth == 0) {
         if (c->broken[0] == '\0')
-            snprintf(c->broken, sizeof(c->broken), "%s",
+            snprintf(c->broken, sizeof(c->broken), "%.*s", (int)sizeof(c->broken) - 1,
                      why != NULL && why[0] != '\0' ? why : "unknown");
         event_del(c->timer);
         event_add(c->timer, &now);
