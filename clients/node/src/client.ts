@@ -439,7 +439,8 @@ export class Reseolio extends EventEmitter {
   }
 
   private scheduleRegister(): void {
-    if (this.registerScheduled || this.state !== 'running') return;
+    // during start() too: a name defined while its first REGISTER is in flight is sent next
+    if (this.registerScheduled || (this.state !== 'running' && this.state !== 'starting')) return;
     this.registerScheduled = true;
     setImmediate(() => {
       this.registerScheduled = false;

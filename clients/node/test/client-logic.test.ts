@@ -376,6 +376,29 @@ describe('durable functions (client logic, fake daemon)', () => {
     assert.deepEqual(fake.of('REGISTER').map((x) => x.names), [['late:one']]);
   });
 
+  test('a durable function defined while start() is in flight is registered too', async () => {
+    let held: (() => void) | undefined;
+    fake.opts.intercept = (m, s) => {
+      if (m.type !== 'REGISTER' || held) return false;
+      // answer the first REGISTER only later, keeping start() in flight
+      held = () => {
+        for (const n of m.fields.names) s.names.add(n);
+        s.concurrency = Number(m.fields.concurrency);
+        s.send('OK', m.requestId, {});
+      };
+      return true;
+    };
+    const r = client();
+    r.durable('first:one', async () => 1);
+    const starting = r.start();
+    await waitFor(() => held !== undefined, 2000, 'first REGISTER');
+    const second = r.durable('second:one', async () => 2);
+    held!();
+    await starting;
+    assert.equal(await (await second()).result(2000), 2);
+    assert.deepEqual(fake.of('REGISTER').flatMap((x) => x.names).sort(), ['first:one', 'second:one']);
+  });
+
   test('calls before start() fail clearly', async () => {
     const r = client();
     const f = r.durable('early:call', async () => 1);
