@@ -1,180 +1,174 @@
 /*
- * libreseolio's connection: the handshake, request ids matched to replies, and the public
- * calls built on them. Blocking today; the same reply routing serves a non-blocking mode.
+ * libreseolio's session: connect and handshake, requests matched to replies by id, the one
+ * router every incoming message goes through, and the poll loop blocking calls wait in.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "reseolio.h"
-#include "reseolio/msg.h"
+#include "client_internal.h"
 #include "reseolio/proto.h"
-#include "transport.h"
 
 #ifndef RESEOLIO_CLIENT_VERSION
 #define RESEOLIO_CLIENT_VERSION "unknown"
 #endif
 
-#define CLIENT_DEFAULT_TIMEOUT_MS 30000
+#define CLIENT_DEFAULT_TIMEOUT_MS   30000
+#define CLIENT_DEFAULT_MAX_INFLIGHT 4096u
+#define CLIENT_MAX_INFLIGHT         65536u
+/* Output queued for the daemon, at most: this, or two largest frames if that is more. */
+#define CLIENT_MIN_OUTPUT (8u * 1024u * 1024u)
 
-/* Owner: the application, from rs_client_connect to rs_client_close. */
-struct rs_client {
-    struct transport t;
-    int timeout_ms;
-    bool broken;      /* the stream is in an unknown state: every call fails */
-    uint32_t next_id; /* request ids 1..2^32-1, then around again (0 is unsolicited) */
-    struct rs_client_welcome welcome; /* strings below are owned, the struct points at them */
-    char *node;
-    char *server;
-    char *storage;
-    char errmsg[512];
-    char errcode[32]; /* wire code of the last ERROR reply, "" when the last failure was not */
-};
-
-/* Handles the reply to one request while its body is still valid. */
-typedef enum rs_client_status (*client_reply_fn)(struct rs_client *c, const struct rs_msg *reply,
-                                                 void *ctx);
-
-/* Record why a call failed and return its status. */
-__attribute__((format(printf, 3, 4))) static enum rs_client_status
-client_fail(struct rs_client *c, enum rs_client_status st, const char *fmt, ...)
+/* Record why a call failed. */
+enum rs_client_status client_fail(struct rs_client *c, enum rs_client_status st, const char *fmt,
+                                  ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
     va_end(ap);
-    if (st == RS_CLIENT_E_IO || st == RS_CLIENT_E_TIMEOUT || st == RS_CLIENT_E_PROTOCOL)
-        c->broken = true;
     return st;
 }
 
-/* Remember an ERROR from the daemon as the call's failure. */
-static enum rs_client_status client_server_error(struct rs_client *c, const struct rs_msg *m)
-{
-    const struct rs_error_msg *e = &m->u.error;
-    size_t n = e->code.len < sizeof(c->errcode) - 1 ? e->code.len : sizeof(c->errcode) - 1;
-    memcpy(c->errcode, e->code.ptr, n);
-    c->errcode[n] = '\0';
-    return client_fail(c, RS_CLIENT_E_SERVER, "%s: %.*s", c->errcode, (int)e->message.len,
-                       e->message.ptr);
-}
-
-/* The next request id; 0 is reserved for unsolicited messages. */
-static uint32_t client_next_id(struct rs_client *c)
-{
-    if (++c->next_id == 0)
-        c->next_id = 1;
-    return c->next_id;
-}
-
-/*
- * What one incoming message means, given the call waiting for want_id (0: none). Sets *done
- * when it ends that call or the session: its reply, or an ERROR with request id 0 (a framing
- * error, a connection limit, a shutdown). Anything else is for others (later: DISPATCH to the
- * worker's handler, replies of asynchronous calls) and passes.
- */
-static enum rs_client_status client_route(struct rs_client *c, const struct rs_msg *m,
-                                          uint32_t want_id, client_reply_fn on_reply, void *ctx,
-                                          bool *done)
-{
-    if (want_id != 0 && m->request_id == want_id) {
-        *done = true;
-        return m->type == RS_MSG_ERROR ? client_server_error(c, m) : on_reply(c, m, ctx);
-    }
-    if (m->request_id == 0 && m->type == RS_MSG_ERROR) {
-        *done = true;
-        enum rs_client_status st = client_server_error(c, m);
-        c->broken = true;
-        return st;
-    }
-    return RS_CLIENT_OK;
-}
-
-/* Decode a body from the daemon; a body we cannot read breaks the session. */
-static enum rs_client_status client_decode(struct rs_client *c, struct rs_msg *m,
-                                           const uint8_t *body, uint32_t len)
-{
-    struct rs_limits lim;
-    struct rs_error derr;
-    rs_limits_default(&lim);
-    memset(m, 0, sizeof(*m));
-    if (rs_msg_decode(m, body, len, &lim, &derr) != RS_OK)
-        return client_fail(c, RS_CLIENT_E_PROTOCOL,
-                           "the daemon sent a message this client cannot read: %s", derr.message);
-    return RS_CLIENT_OK;
-}
-
-/*
- * Send req with a fresh request id and wait for the reply with that id. Messages for other
- * ids are not ours to answer here (later: DISPATCH to the worker, replies of asynchronous
- * calls); an ERROR with id 0 means the daemon is dropping the connection.
- */
-static enum rs_client_status client_call(struct rs_client *c, struct rs_msg *req,
-                                         client_reply_fn on_reply, void *ctx)
+/* Clear the last error; refuse calls on a client that is closing or whose session ended. */
+enum rs_client_status client_begin(struct rs_client *c)
 {
     c->errmsg[0] = '\0';
     c->errcode[0] = '\0';
+    c->retryable = false;
+    if (c->closing)
+        return client_fail(c, RS_CLIENT_E_CLOSED, "the client is being closed");
     if (c->broken)
-        return client_fail(c, RS_CLIENT_E_IO, "the connection failed earlier; close the client");
+        return client_fail(c, RS_CLIENT_E_IO,
+                           "the connection failed earlier (%s); close the client", c->broken_msg);
+    return RS_CLIENT_OK;
+}
 
-    req->request_id = client_next_id(c);
-    switch (rs_msg_encode(&c->t.out, req)) {
-    case RS_OK:
-        break;
-    case RS_E_LIMIT:
-        return client_fail(c, RS_CLIENT_E_ARG, "%s is larger than the daemon's frame limit",
-                           rs_msg_type_name(req->type));
-    case RS_E_INTERNAL:
-        return client_fail(c, RS_CLIENT_E_NOMEM, "out of memory encoding %s",
-                           rs_msg_type_name(req->type));
-    default:
+static void client_destroy(struct rs_client *c);
+
+/* A close asked for inside a callback happens here, once no callback runs any more. */
+enum rs_client_status client_finish(struct rs_client *c, enum rs_client_status st)
+{
+    if (!c->closing)
+        return st;
+    if (c->depth == 0)
+        client_destroy(c);
+    return RS_CLIENT_E_CLOSED;
+}
+
+/* Run a callback; a close inside it only marks the client (hiredis's rule). */
+void client_deliver(struct rs_client *c, rs_reply_cb cb, void *arg, struct client_reply *r)
+{
+    c->depth++;
+    cb(c, &r->pub, arg);
+    c->depth--;
+}
+
+/* Run every pending callback with the same failure. */
+static void client_fail_pending(struct rs_client *c, enum rs_client_status st, const char *code,
+                                bool retryable, const char *msg)
+{
+    for (uint32_t i = 0; c->pending.count > 0 && i <= c->pending.mask; i++) {
+        struct pending_entry *e = &c->pending.slots[i];
+        if (e->id == 0)
+            continue;
+        rs_reply_cb cb = e->cb;
+        void *arg = e->arg;
+        pending_remove(&c->pending, e);
+        if (cb == NULL)
+            continue;
+        struct client_reply r;
+        reply_init(&r);
+        reply_set_failure(&r, st, code, retryable, msg);
+        client_deliver(c, cb, arg, &r);
+        reply_clear(&r);
+    }
+}
+
+/* End the session; the first reason is the one every later call reports. */
+void client_break(struct rs_client *c, enum rs_client_status st, const char *code, const char *fmt,
+                  ...)
+{
+    if (c->broken)
+        return;
+    c->broken = true;
+    c->broken_st = st;
+    snprintf(c->broken_code, sizeof(c->broken_code), "%s", code != NULL ? code : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->broken_msg, sizeof(c->broken_msg), fmt, ap);
+    va_end(ap);
+    rs_buf_reset(&c->t.out);
+    client_fail_pending(c, st, code, false, c->broken_msg);
+}
+
+/* The process's clock bound of an ordinary blocking call. */
+int64_t client_deadline(const struct rs_client *c)
+{
+    return transport_deadline(c->timeout_ms);
+}
+
+/* Largest frame this session may send (header included). */
+static size_t client_frame_max(const struct rs_client *c)
+{
+    uint32_t body = c->welcome.max_frame != 0 ? c->welcome.max_frame : RS_MAX_FRAME_PREHELLO;
+    return RS_FRAME_HEADER + (size_t)body;
+}
+
+/* Write what the socket takes; a failure is kept for the next read to explain. */
+static void client_write(struct rs_client *c)
+{
+    if (c->broken || c->write_failed || c->t.out.len == 0)
+        return;
+    if (transport_write(&c->t, c->write_err, sizeof(c->write_err)) != RS_CLIENT_OK) {
+        c->write_failed = true;
+        rs_buf_reset(&c->t.out);
+    }
+}
+
+/* Queue a request and remember who takes its reply. */
+enum rs_client_status client_submit(struct rs_client *c, struct rs_msg *req, enum call_kind kind,
+                                    rs_reply_cb cb, void *arg, uint32_t *id)
+{
+    size_t frame_max = client_frame_max(c);
+    if (c->pending.count >= c->pending.max)
+        return client_fail(c, RS_CLIENT_E_LIMIT,
+                           "%u requests are in flight already (max_inflight); process replies "
+                           "first",
+                           c->pending.count);
+    if (c->t.out.len + frame_max > c->max_output)
+        return client_fail(c, RS_CLIENT_E_LIMIT,
+                           "%zu bytes of earlier requests are not written yet; process first",
+                           c->t.out.len);
+    struct pending_entry *e = pending_add(&c->pending);
+    req->request_id = e->id;
+    /* The limit makes the encoder refuse one frame above the session's frame limit. */
+    c->t.out.limit = c->t.out.len + frame_max;
+    enum rs_code rc = rs_msg_encode(&c->t.out, req);
+    c->t.out.limit = c->max_output;
+    if (rc != RS_OK) {
+        pending_remove(&c->pending, e);
+        if (rc == RS_E_LIMIT)
+            return client_fail(c, RS_CLIENT_E_ARG,
+                               "%s is larger than the daemon's frame limit (%zu bytes)",
+                               rs_msg_type_name(req->type), frame_max - RS_FRAME_HEADER);
+        if (rc == RS_E_INTERNAL)
+            return client_fail(c, RS_CLIENT_E_NOMEM, "out of memory encoding %s",
+                               rs_msg_type_name(req->type));
         return client_fail(c, RS_CLIENT_E_ARG,
                            "%s breaks a protocol rule (a field is missing or out of range)",
                            rs_msg_type_name(req->type));
     }
-
-    int64_t deadline = transport_deadline(c->timeout_ms);
-    char err[256];
-    enum rs_client_status sent = transport_flush(&c->t, deadline, err, sizeof(err));
-    char send_err[256];
-    if (sent != RS_CLIENT_OK) {
-        /* The daemon may have said why before it closed (a connection limit): read on. */
-        memcpy(send_err, err, sizeof(send_err));
-        if (sent != RS_CLIENT_E_IO)
-            return client_fail(c, sent, "%s", send_err);
-    }
-
-    for (;;) {
-        const uint8_t *body;
-        uint32_t len;
-        enum rs_client_status st = transport_next(&c->t, deadline, &body, &len, err, sizeof(err));
-        if (st != RS_CLIENT_OK)
-            return client_fail(c, sent != RS_CLIENT_OK ? sent : st, "%s",
-                               sent != RS_CLIENT_OK ? send_err : err);
-
-        struct rs_msg m;
-        if ((st = client_decode(c, &m, body, len)) != RS_CLIENT_OK)
-            return st;
-        bool done = false;
-        st = client_route(c, &m, req->request_id, on_reply, ctx, &done);
-        rs_msg_free(&m);
-        if (done)
-            return st;
-    }
-}
-
-/* A reply that must be exactly one type and carries nothing we keep. */
-static enum rs_client_status client_expect_type(struct rs_client *c, const struct rs_msg *reply,
-                                                void *ctx)
-{
-    enum rs_msg_type want = *(const enum rs_msg_type *)ctx;
-    if (reply->type != want)
-        return client_fail(c, RS_CLIENT_E_PROTOCOL, "expected %s, the daemon sent %s",
-                           rs_msg_type_name(want), rs_msg_type_name(reply->type));
+    e->kind = (uint8_t)kind;
+    e->cb = cb;
+    e->arg = arg;
+    *id = e->id;
+    client_write(c);
     return RS_CLIENT_OK;
 }
 
@@ -190,36 +184,255 @@ static char *client_strdup(struct rs_str s)
 }
 
 /* Keep WELCOME's fields and apply its frame limit. */
-static enum rs_client_status client_on_welcome(struct rs_client *c, const struct rs_msg *reply,
-                                               void *ctx)
+static enum rs_client_status client_on_welcome(struct rs_client *c, const struct rs_msg *m,
+                                               struct client_reply *r)
 {
-    if (reply->type != RS_MSG_WELCOME)
-        return client_fail(c, RS_CLIENT_E_PROTOCOL, "expected WELCOME, the daemon sent %s",
-                           rs_msg_type_name(reply->type));
-    const struct rs_welcome *w = &reply->u.welcome;
-    if (w->version != RS_PROTOCOL_VERSION)
-        return client_fail(c, RS_CLIENT_E_PROTOCOL,
-                           "the daemon chose protocol %llu; this "
-                           "client speaks %d",
-                           (unsigned long long)w->version, RS_PROTOCOL_VERSION);
-    if (w->max_frame < RS_MAX_FRAME_MIN || w->max_frame > RS_MAX_FRAME_HARD)
-        return client_fail(c, RS_CLIENT_E_PROTOCOL,
-                           "the daemon announced a frame limit of %llu "
-                           "bytes, outside %u..%u",
-                           (unsigned long long)w->max_frame, RS_MAX_FRAME_MIN, RS_MAX_FRAME_HARD);
+    const struct rs_welcome *w = &m->u.welcome;
+    if (w->version != RS_PROTOCOL_VERSION) {
+        snprintf(r->error, sizeof(r->error),
+                 "the daemon chose protocol %llu; this client speaks %d",
+                 (unsigned long long)w->version, RS_PROTOCOL_VERSION);
+        return RS_CLIENT_E_PROTOCOL;
+    }
+    if (w->max_frame < RS_MAX_FRAME_MIN || w->max_frame > RS_MAX_FRAME_HARD) {
+        snprintf(r->error, sizeof(r->error),
+                 "the daemon announced a frame limit of %llu bytes, outside %u..%u",
+                 (unsigned long long)w->max_frame, RS_MAX_FRAME_MIN, RS_MAX_FRAME_HARD);
+        return RS_CLIENT_E_PROTOCOL;
+    }
     c->node = client_strdup(w->node);
     c->server = client_strdup(w->server);
     c->storage = client_strdup(w->storage);
-    if (c->node == NULL || c->server == NULL || c->storage == NULL)
-        return client_fail(c, RS_CLIENT_E_NOMEM, "out of memory");
+    if (c->node == NULL || c->server == NULL || c->storage == NULL) {
+        snprintf(r->error, sizeof(r->error), "out of memory");
+        return RS_CLIENT_E_NOMEM;
+    }
     c->welcome.version = (uint32_t)w->version;
     c->welcome.node = c->node;
     c->welcome.server = c->server;
     c->welcome.max_frame = (uint32_t)w->max_frame;
     c->welcome.storage = c->storage;
     rs_reader_set_max(&c->t.in, c->welcome.max_frame);
-    c->t.out.limit = RS_FRAME_HEADER + (size_t)c->welcome.max_frame;
+    size_t twice = 2 * client_frame_max(c);
+    c->max_output = twice > CLIENT_MIN_OUTPUT ? twice : CLIENT_MIN_OUTPUT;
+    c->t.out.limit = c->max_output;
     return RS_CLIENT_OK;
+}
+
+/* The reply type each kind expects. */
+static enum rs_msg_type client_reply_type(enum call_kind kind)
+{
+    switch (kind) {
+    case CALL_HELLO:
+        return RS_MSG_WELCOME;
+    case CALL_PING:
+        return RS_MSG_PONG;
+    case CALL_ENQUEUE:
+        return RS_MSG_ENQUEUED;
+    case CALL_AWAIT:
+        return RS_MSG_COMPLETED;
+    case CALL_GET:
+    case CALL_CANCEL:
+    case CALL_RETRY:
+        return RS_MSG_JOB;
+    case CALL_LIST:
+        return RS_MSG_JOBS;
+    case CALL_REGISTER:
+    case CALL_ACK:
+        return RS_MSG_OK;
+    }
+    return RS_MSG_OK;
+}
+
+/* Turn the reply to a pending request into what its callback gets. */
+static enum rs_client_status client_build_reply(struct rs_client *c, enum call_kind kind,
+                                                const struct rs_msg *m, struct client_reply *r)
+{
+    if (m->type == RS_MSG_ERROR) {
+        reply_from_error(r, kind, &m->u.error);
+        return RS_CLIENT_OK;
+    }
+    enum rs_msg_type want = client_reply_type(kind);
+    enum rs_client_status st = RS_CLIENT_OK;
+    if (m->type != want) {
+        snprintf(r->error, sizeof(r->error), "expected %s, the daemon sent %s",
+                 rs_msg_type_name(want), rs_msg_type_name(m->type));
+        st = RS_CLIENT_E_PROTOCOL;
+    } else if (kind == CALL_HELLO) {
+        st = client_on_welcome(c, m, r);
+    } else if (want != RS_MSG_OK && want != RS_MSG_PONG) {
+        return reply_from_msg(r, kind, m);
+    }
+    if (st != RS_CLIENT_OK)
+        reply_set_failure(r, st, NULL, false, r->error);
+    return st;
+}
+
+/*
+ * Route one message from the daemon and free it. Replies go to their request's callback,
+ * after the message is freed (a callback may read on). Unsolicited ones: DISPATCH and
+ * ABANDON to the worker, ERROR ends the session.
+ */
+static void client_route(struct rs_client *c, struct rs_msg *m)
+{
+    if (m->request_id == 0) {
+        enum rs_client_status st = RS_CLIENT_OK;
+        if (m->type == RS_MSG_DISPATCH) {
+            st = worker_on_dispatch(c, &m->u.dispatch);
+        } else if (m->type == RS_MSG_ABANDON) {
+            worker_on_abandon(c, &m->u.abandon);
+        } else if (m->type == RS_MSG_ERROR) {
+            const struct rs_error_msg *e = &m->u.error;
+            char code[32];
+            snprintf(code, sizeof(code), "%.*s", (int)e->code.len, e->code.ptr);
+            client_break(c, RS_CLIENT_E_SERVER, code, "%s: %.*s", code, (int)e->message.len,
+                         e->message.ptr);
+        } else {
+            client_break(c, RS_CLIENT_E_PROTOCOL, NULL, "the daemon sent %s without a request id",
+                         rs_msg_type_name(m->type));
+        }
+        rs_msg_free(m);
+        (void)st; /* a failed dispatch has broken the session itself */
+        return;
+    }
+
+    struct pending_entry *e = pending_find(&c->pending, m->request_id);
+    if (e == NULL) {
+        client_break(c, RS_CLIENT_E_PROTOCOL, NULL,
+                     "the daemon answered request %u, which is not in flight", m->request_id);
+        rs_msg_free(m);
+        return;
+    }
+    enum call_kind kind = (enum call_kind)e->kind;
+    rs_reply_cb cb = e->cb;
+    void *arg = e->arg;
+    pending_remove(&c->pending, e);
+
+    struct client_reply r;
+    reply_init(&r);
+    enum rs_client_status st = client_build_reply(c, kind, m, &r);
+    rs_msg_free(m);
+    if (cb != NULL)
+        client_deliver(c, cb, arg, &r);
+    if (st == RS_CLIENT_E_PROTOCOL)
+        client_break(c, st, NULL, "%s", r.error);
+    reply_clear(&r);
+}
+
+/* Route every complete frame; then read more, until the socket has nothing left. */
+static void client_read(struct rs_client *c)
+{
+    for (;;) {
+        while (!c->broken && !c->closing) {
+            const uint8_t *body;
+            uint32_t len;
+            int got = rs_reader_next(&c->t.in, &body, &len);
+            if (got == 0)
+                break;
+            if (got < 0) {
+                client_break(c, RS_CLIENT_E_PROTOCOL, NULL, "the daemon sent a bad frame (%s)",
+                             rs_code_name(rs_reader_error(&c->t.in)));
+                return;
+            }
+            struct rs_limits lim;
+            struct rs_error derr;
+            struct rs_msg m;
+            rs_limits_default(&lim);
+            memset(&m, 0, sizeof(m));
+            if (rs_msg_decode(&m, body, len, &lim, &derr) != RS_OK) {
+                client_break(c, RS_CLIENT_E_PROTOCOL, NULL,
+                             "the daemon sent a message this client cannot read: %s", derr.message);
+                return;
+            }
+            client_route(c, &m);
+        }
+        if (c->broken || c->closing)
+            return;
+        char err[256];
+        switch (transport_read(&c->t, err, sizeof(err))) {
+        case TRANSPORT_READ_DATA:
+            continue;
+        case TRANSPORT_READ_AGAIN:
+            return;
+        case TRANSPORT_READ_EOF:
+            client_break(c, RS_CLIENT_E_IO, NULL, "%s",
+                         c->write_failed ? c->write_err : "the daemon closed the connection");
+            return;
+        case TRANSPORT_READ_ERROR:
+            client_break(c, RS_CLIENT_E_IO, NULL, "%s", err);
+            return;
+        }
+    }
+}
+
+/* One non-blocking round of I/O. */
+void client_io(struct rs_client *c, int revents)
+{
+    client_write(c);
+    if (revents == 0 || (revents & (POLLIN | POLLHUP | POLLERR)) != 0 || c->write_failed)
+        client_read(c);
+    /* A write failed and no EOF or ERROR explains it: nothing better is coming. */
+    if (c->write_failed && !c->broken && !c->closing)
+        client_break(c, RS_CLIENT_E_IO, NULL, "%s", c->write_err);
+    client_write(c);
+}
+
+/* What to wait for on the socket. */
+short client_poll_events(const struct rs_client *c)
+{
+    return (short)(POLLIN | (c->t.out.len > 0 && !c->write_failed ? POLLOUT : 0));
+}
+
+/* A blocking call's callback: keep the reply for the waiting call. */
+static void client_sync_cb(struct rs_client *c, const struct rs_reply *reply, void *arg)
+{
+    (void)c;
+    struct client_reply *out = arg;
+    /* reply is the pub member, first in a struct client_reply the router owns. */
+    reply_move(out, (struct client_reply *)(uintptr_t)reply);
+    out->done = true;
+}
+
+/* Submit, then poll until the reply is in; a reply that comes after we gave up is dropped. */
+enum rs_client_status client_call(struct rs_client *c, struct rs_msg *req, enum call_kind kind,
+                                  int64_t deadline, struct client_reply *out)
+{
+    reply_init(out);
+    uint32_t id = 0;
+    enum rs_client_status st = client_submit(c, req, kind, client_sync_cb, out, &id);
+    if (st != RS_CLIENT_OK)
+        return st;
+    while (!out->done) {
+        if (c->closing || c->broken) {
+            /* broken: every pending callback ran, ours too, unless it was a closing close */
+            struct pending_entry *e = pending_find(&c->pending, id);
+            if (e != NULL)
+                e->cb = NULL;
+            return c->closing ? client_fail(c, RS_CLIENT_E_CLOSED, "the client was closed")
+                              : client_broken_status(c);
+        }
+        struct pollfd p = {.fd = c->t.fd, .events = client_poll_events(c)};
+        int n = poll(&p, 1, transport_poll_ms(deadline));
+        if (n < 0 && errno != EINTR) {
+            client_break(c, RS_CLIENT_E_IO, NULL, "poll: %s", strerror(errno));
+            continue;
+        }
+        if (n > 0) {
+            client_io(c, p.revents);
+            continue;
+        }
+        if (transport_expired(deadline)) {
+            struct pending_entry *e = pending_find(&c->pending, id);
+            if (e != NULL)
+                e->cb = NULL;
+            return client_fail(c, RS_CLIENT_E_TIMEOUT, "no answer to %s in time",
+                               rs_msg_type_name(req->type));
+        }
+    }
+    memcpy(c->errmsg, out->error, sizeof(c->errmsg));
+    memcpy(c->errcode, out->code, sizeof(c->errcode));
+    c->retryable = out->pub.retryable;
+    return out->pub.status;
 }
 
 /* Defaults of a connection. */
@@ -249,8 +462,29 @@ static enum rs_client_status client_connect_failed(struct rs_client *c, enum rs_
 {
     if (errmsg != NULL)
         *errmsg = strdup(c->errmsg[0] != '\0' ? c->errmsg : rs_client_status_name(st));
-    rs_client_close(c);
+    client_destroy(c);
     return st;
+}
+
+/* A client with its buffers, not connected yet. */
+static struct rs_client *client_new(const struct rs_client_opts *opts)
+{
+    struct rs_client *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->t.fd = -1;
+    rs_reader_init(&c->t.in, RS_MAX_FRAME_PREHELLO);
+    c->max_output = 16u * (RS_FRAME_HEADER + RS_MAX_FRAME_PREHELLO);
+    rs_buf_init(&c->t.out, c->max_output);
+    c->timeout_ms = opts->timeout_ms == 0 ? CLIENT_DEFAULT_TIMEOUT_MS : opts->timeout_ms;
+    unsigned max = opts->max_inflight == 0 ? CLIENT_DEFAULT_MAX_INFLIGHT : opts->max_inflight;
+    if (max > CLIENT_MAX_INFLIGHT)
+        max = CLIENT_MAX_INFLIGHT;
+    if (pending_init(&c->pending, max) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
 }
 
 /* Connect and do the handshake. */
@@ -270,14 +504,12 @@ enum rs_client_status rs_client_connect(const char *socket_path, const struct rs
         rs_client_opts_init(&defaults);
         opts = &defaults;
     }
-    struct rs_client *c = calloc(1, sizeof(*c));
+    struct rs_client *c = client_new(opts);
     if (c == NULL) {
         if (errmsg != NULL)
             *errmsg = strdup("out of memory");
         return RS_CLIENT_E_NOMEM;
     }
-    c->t.fd = -1;
-    c->timeout_ms = opts->timeout_ms == 0 ? CLIENT_DEFAULT_TIMEOUT_MS : opts->timeout_ms;
 
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     if (socket_path == NULL) {
@@ -297,9 +529,9 @@ enum rs_client_status rs_client_connect(const char *socket_path, const struct rs
             c, client_fail(c, RS_CLIENT_E_ARG, "storage must be at most %u bytes", RS_MAX_STORAGE),
             errmsg);
 
+    int64_t deadline = client_deadline(c);
     char err[256];
-    enum rs_client_status st =
-        transport_connect(&c->t, socket_path, transport_deadline(c->timeout_ms), err, sizeof(err));
+    enum rs_client_status st = transport_connect(&c->t, socket_path, deadline, err, sizeof(err));
     if (st != RS_CLIENT_OK)
         return client_connect_failed(c, client_fail(c, st, "%s (is reseoliod running?)", err),
                                      errmsg);
@@ -313,7 +545,11 @@ enum rs_client_status rs_client_connect(const char *socket_path, const struct rs
     hello.u.hello.pid = (uint64_t)getpid();
     if (opts->storage != NULL)
         hello.u.hello.storage = (struct rs_str){opts->storage, (uint32_t)strlen(opts->storage)};
-    st = client_call(c, &hello, client_on_welcome, NULL);
+    struct client_reply r;
+    st = client_call(c, &hello, CALL_HELLO, deadline, &r);
+    reply_clear(&r);
+    if (st == RS_CLIENT_OK && c->broken)
+        st = client_fail(c, c->broken_st, "%s", c->broken_msg);
     if (st != RS_CLIENT_OK) {
         char why[sizeof(c->errmsg)];
         memcpy(why, c->errmsg, sizeof(why));
@@ -336,41 +572,60 @@ enum rs_client_status rs_client_ping(struct rs_client *c)
 {
     if (c == NULL)
         return RS_CLIENT_E_ARG;
+    enum rs_client_status st = client_begin(c);
+    if (st != RS_CLIENT_OK)
+        return st;
     struct rs_msg ping;
     memset(&ping, 0, sizeof(ping));
     ping.type = RS_MSG_PING;
-    enum rs_msg_type want = RS_MSG_PONG;
-    return client_call(c, &ping, client_expect_type, &want);
+    struct client_reply r;
+    st = client_call(c, &ping, CALL_PING, client_deadline(c), &r);
+    reply_clear(&r);
+    return client_finish(c, st);
 }
 
-/* Handle whatever input has arrived, without waiting for more. */
-enum rs_client_status rs_client_process(struct rs_client *c)
+/* PING without waiting. */
+enum rs_client_status rs_client_ping_async(struct rs_client *c, rs_reply_cb cb, void *arg)
+{
+    if (c == NULL || cb == NULL)
+        return RS_CLIENT_E_ARG;
+    enum rs_client_status st = client_begin(c);
+    if (st != RS_CLIENT_OK)
+        return st;
+    struct rs_msg ping;
+    memset(&ping, 0, sizeof(ping));
+    ping.type = RS_MSG_PING;
+    uint32_t id;
+    return client_submit(c, &ping, CALL_PING, cb, arg, &id);
+}
+
+/* The failure that ended the session, as the last error. */
+enum rs_client_status client_broken_status(struct rs_client *c)
+{
+    memcpy(c->errcode, c->broken_code, sizeof(c->errcode));
+    return client_fail(c, c->broken_st, "%s", c->broken_msg);
+}
+
+/* Handle whatever is ready, without waiting. */
+enum rs_client_status rs_client_process(struct rs_client *c, int revents)
 {
     if (c == NULL)
         return RS_CLIENT_E_ARG;
-    c->errmsg[0] = '\0';
-    c->errcode[0] = '\0';
-    if (c->broken)
-        return client_fail(c, RS_CLIENT_E_IO, "the connection failed earlier; close the client");
-    int64_t now = transport_deadline(0);
-    for (;;) {
-        const uint8_t *body;
-        uint32_t len;
-        char err[256];
-        enum rs_client_status st = transport_next(&c->t, now, &body, &len, err, sizeof(err));
-        if (st == RS_CLIENT_E_TIMEOUT)
-            return RS_CLIENT_OK; /* nothing more has arrived yet */
-        if (st != RS_CLIENT_OK)
-            return client_fail(c, st, "%s", err);
-        struct rs_msg m;
-        if ((st = client_decode(c, &m, body, len)) != RS_CLIENT_OK)
-            return st;
-        bool done = false;
-        st = client_route(c, &m, 0, NULL, NULL, &done);
-        rs_msg_free(&m);
-        if (done)
-            return st;
-    }
+    if (c->broken && !c->closing)
+        return client_broken_status(c);
+    enum rs_client_status st = client_begin(c);
+    if (st != RS_CLIENT_OK)
+        return st;
+    client_io(c, revents);
+    if (c->broken && !c->closing)
+        st = client_broken_status(c);
+    return client_finish(c, st);
+}
+
+/* Output is waiting for the socket. */
+bool rs_client_want_write(const struct rs_client *c)
+{
+    return c->t.out.len > 0 && !c->write_failed && !c->broken;
 }
 
 /* Message of the last failure. */
@@ -385,22 +640,43 @@ const char *rs_client_error_code(const struct rs_client *c)
     return c->errcode[0] != '\0' ? c->errcode : NULL;
 }
 
+/* Whether the daemon's last ERROR was retryable. */
+bool rs_client_error_retryable(const struct rs_client *c)
+{
+    return c->retryable;
+}
+
 /* The socket, for an event loop. */
 int rs_client_fd(const struct rs_client *c)
 {
     return c->t.fd;
 }
 
-/* Close and free. */
-void rs_client_close(struct rs_client *c)
+/* Tell every pending callback, close the socket, free everything. */
+static void client_destroy(struct rs_client *c)
 {
-    if (c == NULL)
-        return;
+    c->closing = true;
+    c->depth++; /* a close from one of the callbacks below is a no-op */
+    client_fail_pending(c, RS_CLIENT_E_CLOSED, NULL, false, "the client was closed");
+    worker_free(c->worker);
+    pending_free(&c->pending);
     transport_close(&c->t);
     free(c->node);
     free(c->server);
     free(c->storage);
     free(c);
+}
+
+/* Close and free, or only mark when a callback of this client is running. */
+void rs_client_close(struct rs_client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->depth > 0) {
+        c->closing = true;
+        return;
+    }
+    client_destroy(c);
 }
 
 /* Short names of statuses. */
@@ -423,6 +699,10 @@ const char *rs_client_status_name(enum rs_client_status st)
         return "protocol error";
     case RS_CLIENT_E_SERVER:
         return "daemon error";
+    case RS_CLIENT_E_LIMIT:
+        return "client queue full";
+    case RS_CLIENT_E_CLOSED:
+        return "client closed";
     }
     return "unknown status";
 }

@@ -1,6 +1,7 @@
 /*
  * The client's byte stream: a Unix socket to the daemon, frames out of a bounded buffer and
- * frames in through the protocol's frame reader, each blocking step bounded by a deadline.
+ * frames in through the protocol's frame reader. Nothing here waits except the connect; the
+ * client's one poll loop decides when to read and write.
  */
 #include "transport.h"
 
@@ -24,36 +25,28 @@ static int64_t transport_now(void)
 }
 
 /* A deadline timeout_ms from now. */
-int64_t transport_deadline(int timeout_ms)
+int64_t transport_deadline(int64_t timeout_ms)
 {
     if (timeout_ms < 0)
         return TRANSPORT_FOREVER;
     return transport_now() + timeout_ms;
 }
 
-/* Wait until fd is ready for events or the deadline passes. */
-static enum rs_client_status transport_wait(int fd, short events, int64_t deadline, char *err,
-                                            size_t errlen)
+/* Milliseconds left, as poll(2) takes them. */
+int transport_poll_ms(int64_t deadline)
 {
-    for (;;) {
-        int timeout = -1;
-        if (deadline != TRANSPORT_FOREVER) {
-            int64_t left = deadline - transport_now();
-            if (left <= 0) {
-                snprintf(err, errlen, "timed out waiting for the daemon");
-                return RS_CLIENT_E_TIMEOUT;
-            }
-            timeout = left > 60000 ? 60000 : (int)left;
-        }
-        struct pollfd p = {.fd = fd, .events = events};
-        int n = poll(&p, 1, timeout);
-        if (n > 0)
-            return RS_CLIENT_OK;
-        if (n < 0 && errno != EINTR) {
-            snprintf(err, errlen, "poll: %s", strerror(errno));
-            return RS_CLIENT_E_IO;
-        }
-    }
+    if (deadline == TRANSPORT_FOREVER)
+        return -1;
+    int64_t left = deadline - transport_now();
+    if (left <= 0)
+        return 0;
+    return left > 60000 ? 60000 : (int)left;
+}
+
+/* Whether a deadline passed. */
+int transport_expired(int64_t deadline)
+{
+    return deadline != TRANSPORT_FOREVER && transport_now() >= deadline;
 }
 
 /* Socket, connect, and wait for a connect that the kernel could not finish at once. */
@@ -70,8 +63,6 @@ enum rs_client_status transport_connect(struct transport *t, const char *path, i
     }
     memcpy(addr.sun_path, path, n + 1);
 
-    rs_reader_init(&t->in, RS_MAX_FRAME_PREHELLO);
-    rs_buf_init(&t->out, RS_FRAME_HEADER + RS_MAX_FRAME_PREHELLO);
     t->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (t->fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
@@ -84,9 +75,20 @@ enum rs_client_status transport_connect(struct transport *t, const char *path, i
         return RS_CLIENT_E_CONNECT;
     }
     /* The listen backlog is full: wait for room, then ask how it ended. */
-    enum rs_client_status st = transport_wait(t->fd, POLLOUT, deadline, err, errlen);
-    if (st != RS_CLIENT_OK)
-        return st;
+    for (;;) {
+        struct pollfd p = {.fd = t->fd, .events = POLLOUT};
+        int r = poll(&p, 1, transport_poll_ms(deadline));
+        if (r > 0)
+            break;
+        if (r < 0 && errno != EINTR) {
+            snprintf(err, errlen, "poll: %s", strerror(errno));
+            return RS_CLIENT_E_CONNECT;
+        }
+        if (transport_expired(deadline)) {
+            snprintf(err, errlen, "timed out connecting to %s", path);
+            return RS_CLIENT_E_TIMEOUT;
+        }
+    }
     int soerr = 0;
     socklen_t len = sizeof(soerr);
     if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) != 0)
@@ -98,9 +100,8 @@ enum rs_client_status transport_connect(struct transport *t, const char *path, i
     return RS_CLIENT_OK;
 }
 
-/* Write all queued bytes. */
-enum rs_client_status transport_flush(struct transport *t, int64_t deadline, char *err,
-                                      size_t errlen)
+/* Write queued bytes until the socket is full or the queue is empty. */
+enum rs_client_status transport_write(struct transport *t, char *err, size_t errlen)
 {
     while (t->out.len > 0) {
         ssize_t n = send(t->fd, t->out.data, t->out.len, MSG_NOSIGNAL);
@@ -110,54 +111,37 @@ enum rs_client_status transport_flush(struct transport *t, int64_t deadline, cha
         }
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            snprintf(err, errlen, "cannot write to the daemon: %s", strerror(errno));
-            return RS_CLIENT_E_IO;
-        }
-        enum rs_client_status st = transport_wait(t->fd, POLLOUT, deadline, err, errlen);
-        if (st != RS_CLIENT_OK)
-            return st;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return RS_CLIENT_OK;
+        snprintf(err, errlen, "cannot write to the daemon: %s", strerror(errno));
+        return RS_CLIENT_E_IO;
     }
     return RS_CLIENT_OK;
 }
 
-/* Take a buffered frame, or read until one is complete. */
-enum rs_client_status transport_next(struct transport *t, int64_t deadline, const uint8_t **body,
-                                     uint32_t *len, char *err, size_t errlen)
+/* Read once into the reader's free space. */
+enum transport_read transport_read(struct transport *t, char *err, size_t errlen)
 {
+    size_t avail = 0;
+    uint8_t *space = rs_reader_space(&t->in, &avail);
+    if (space == NULL) {
+        snprintf(err, errlen, "out of memory reading from the daemon");
+        return TRANSPORT_READ_ERROR;
+    }
     for (;;) {
-        int r = rs_reader_next(&t->in, body, len);
-        if (r > 0)
-            return RS_CLIENT_OK;
-        if (r < 0) {
-            snprintf(err, errlen, "the daemon sent a bad frame (%s)",
-                     rs_code_name(rs_reader_error(&t->in)));
-            return RS_CLIENT_E_PROTOCOL;
-        }
-        size_t avail = 0;
-        uint8_t *space = rs_reader_space(&t->in, &avail);
-        if (space == NULL) {
-            snprintf(err, errlen, "out of memory reading from the daemon");
-            return RS_CLIENT_E_NOMEM;
-        }
         ssize_t n = recv(t->fd, space, avail, 0);
         if (n > 0) {
             rs_reader_commit(&t->in, (size_t)n);
-            continue;
+            return TRANSPORT_READ_DATA;
         }
-        if (n == 0) {
-            snprintf(err, errlen, "the daemon closed the connection");
-            return RS_CLIENT_E_IO;
-        }
+        if (n == 0)
+            return TRANSPORT_READ_EOF;
         if (errno == EINTR)
             continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            snprintf(err, errlen, "cannot read from the daemon: %s", strerror(errno));
-            return RS_CLIENT_E_IO;
-        }
-        enum rs_client_status st = transport_wait(t->fd, POLLIN, deadline, err, errlen);
-        if (st != RS_CLIENT_OK)
-            return st;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return TRANSPORT_READ_AGAIN;
+        snprintf(err, errlen, "cannot read from the daemon: %s", strerror(errno));
+        return TRANSPORT_READ_ERROR;
     }
 }
 

@@ -1,6 +1,7 @@
 /*
  * The client's byte stream: a Unix socket to the daemon, frames out of a bounded buffer and
- * frames in through the protocol's frame reader, each blocking step bounded by a deadline.
+ * frames in through the protocol's frame reader. Nothing here waits except the connect; the
+ * client's one poll loop decides when to read and write.
  */
 #ifndef RESEOLIO_CLIENT_TRANSPORT_H
 #define RESEOLIO_CLIENT_TRANSPORT_H
@@ -22,24 +23,37 @@ struct transport {
     struct rs_buf out; /* frames queued for the daemon */
 };
 
-/* The monotonic time timeout_ms from now (negative: TRANSPORT_FOREVER). */
-int64_t transport_deadline(int timeout_ms);
+/* What one read from the socket gave. */
+enum transport_read {
+    TRANSPORT_READ_DATA,  /* bytes were added to the reader */
+    TRANSPORT_READ_AGAIN, /* nothing to read now */
+    TRANSPORT_READ_EOF,   /* the daemon closed the connection */
+    TRANSPORT_READ_ERROR, /* a read error or no memory: err says which */
+};
 
-/* Connect to path. On failure err says why and t holds nothing to release but may be closed. */
+/* The monotonic time timeout_ms from now (negative: TRANSPORT_FOREVER). */
+int64_t transport_deadline(int64_t timeout_ms);
+
+/* The timeout for poll(2) until deadline: -1 for none, 0 when it passed, capped at a minute. */
+int transport_poll_ms(int64_t deadline);
+
+/* True when deadline is not TRANSPORT_FOREVER and has passed. */
+int transport_expired(int64_t deadline);
+
+/*
+ * Connect to path, waiting (until deadline) only when the listen backlog is full. On failure
+ * err says why and t holds nothing to release but may be closed.
+ */
 enum rs_client_status transport_connect(struct transport *t, const char *path, int64_t deadline,
                                         char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Write everything queued in t->out. */
-enum rs_client_status transport_flush(struct transport *t, int64_t deadline, char *err,
-                                      size_t errlen) __attribute__((warn_unused_result));
+/* Write what the socket takes of t->out now. RS_CLIENT_OK (bytes may remain) or E_IO. */
+enum rs_client_status transport_write(struct transport *t, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
-/*
- * Next complete frame from the daemon, reading as needed. *body is valid until the next
- * call on t. A framing error or the daemon closing the connection is an error.
- */
-enum rs_client_status transport_next(struct transport *t, int64_t deadline, const uint8_t **body,
-                                     uint32_t *len, char *err, size_t errlen)
+/* One read into the frame reader, without waiting. */
+enum transport_read transport_read(struct transport *t, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
 /* Close the socket and release the buffers. */

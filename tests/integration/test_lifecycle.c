@@ -70,7 +70,7 @@ Test(lifecycle, sigterm_exits_0_and_removes_the_socket, .init = setup, .fini = t
     struct rs_client *c = NULL;
     char *err = NULL;
     cr_assert_eq(rs_client_connect(d1.socket, NULL, &c, &err), RS_CLIENT_OK);
-    cr_expect_eq(rs_client_process(c), RS_CLIENT_OK, "nothing has arrived yet");
+    cr_expect_eq(rs_client_process(c, 0), RS_CLIENT_OK, "nothing has arrived yet");
 
     cr_assert_eq(kill(d1.pid, SIGTERM), 0);
     /* The clients are told and closed. */
@@ -79,7 +79,7 @@ Test(lifecycle, sigterm_exits_0_and_removes_the_socket, .init = setup, .fini = t
     close(fd);
     struct pollfd p = {.fd = rs_client_fd(c), .events = POLLIN};
     cr_assert_eq(poll(&p, 1, WIRE_TIMEOUT_MS), 1);
-    cr_expect_eq(rs_client_process(c), RS_CLIENT_E_SERVER, "%s", rs_client_errmsg(c));
+    cr_expect_eq(rs_client_process(c, p.revents), RS_CLIENT_E_SERVER, "%s", rs_client_errmsg(c));
     cr_expect(rs_client_error_code(c) != NULL &&
               strcmp(rs_client_error_code(c), "shutting_down") == 0);
     cr_expect_eq(rs_client_ping(c), RS_CLIENT_E_IO, "a dropped client must stay failed");
