@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "reseolio/proto.h"
+#include "pgcluster.h"
 #include "storage_identity.h"
 
 #ifndef RESEOLIOD_VERSION
@@ -27,6 +28,8 @@ enum config_key {
     KEY_LOG_LEVEL,
     KEY_MAX_FRAME,
     KEY_MAX_CONNECTIONS,
+    KEY_STATE_DIR,
+    KEY_SHUTDOWN_GRACE,
     KEY_COUNT,
 };
 
@@ -40,6 +43,8 @@ static const struct {
     [KEY_LOG_LEVEL] = {"log-level", "RESEOLIO_LOG_LEVEL"},
     [KEY_MAX_FRAME] = {"max-frame", "RESEOLIO_MAX_FRAME"},
     [KEY_MAX_CONNECTIONS] = {"max-connections", "RESEOLIO_MAX_CONNECTIONS"},
+    [KEY_STATE_DIR] = {"state-dir", "RESEOLIO_STATE_DIR"},
+    [KEY_SHUTDOWN_GRACE] = {"shutdown-grace-ms", "RESEOLIO_SHUTDOWN_GRACE_MS"},
 };
 
 enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_KEY_BASE = 256 };
@@ -54,12 +59,17 @@ static const char config_usage[] =
     "                         else /tmp/reseolio-$UID/reseolio.sock\n"
     "  --storage CONNINFO     PostgreSQL connection string or URL [RESEOLIO_STORAGE]\n"
     "                         default: a private cluster of the daemon\n"
+    "  --state-dir DIR        home of the private cluster        [RESEOLIO_STATE_DIR]\n"
+    "                         default $XDG_STATE_HOME/reseolio or ~/.local/state/reseolio\n"
+    "                         (/var/lib/reseolio as root)\n"
     "  --schema NAME          schema of the job tables (default reseolio) [RESEOLIO_SCHEMA]\n"
     "  --log-level LEVEL      debug, info, warn or error (default info) [RESEOLIO_LOG_LEVEL]\n"
     "  --max-frame BYTES      largest message body, 4096..67108864 (default 1048576)\n"
     "                                                            [RESEOLIO_MAX_FRAME]\n"
     "  --max-connections N    connections served at once, 1..65536 (default 1024)\n"
     "                                                            [RESEOLIO_MAX_CONNECTIONS]\n"
+    "  --shutdown-grace-ms MS time running jobs get to finish at SIGTERM, 0..3600000\n"
+    "                         (default 10000)               [RESEOLIO_SHUTDOWN_GRACE_MS]\n"
     "  --help                 print this and exit\n"
     "  --version              print the version and exit\n"
     "\n"
@@ -158,6 +168,22 @@ static int config_apply(struct config *cfg, enum config_key key, const char *val
             return -1;
         }
         return 0;
+    case KEY_STATE_DIR:
+        if (value[0] != '/' || strlen(value) > PGCLUSTER_STATE_DIR_MAX) {
+            snprintf(err, errlen,
+                     "%s: state directory must be an absolute path of at most %d bytes", origin,
+                     PGCLUSTER_STATE_DIR_MAX);
+            return -1;
+        }
+        return config_set_string(&cfg->state_dir, value);
+    case KEY_SHUTDOWN_GRACE:
+        if (config_parse_uint(value, 0, CONFIG_SHUTDOWN_GRACE_LIMIT, &cfg->shutdown_grace_ms) !=
+            0) {
+            snprintf(err, errlen, "%s: shutdown grace must be an integer in 0..%u (ms)", origin,
+                     CONFIG_SHUTDOWN_GRACE_LIMIT);
+            return -1;
+        }
+        return 0;
     case KEY_COUNT:
         break;
     }
@@ -186,6 +212,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->max_frame = RS_MAX_FRAME_DEFAULT;
     cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
+    cfg->shutdown_grace_ms = CONFIG_SHUTDOWN_GRACE_DEFAULT;
     if (config_set_string(&cfg->schema, CONFIG_SCHEMA_DEFAULT) != 0)
         goto nomem;
 
@@ -258,5 +285,6 @@ void config_free(struct config *cfg)
     free(cfg->socket_path);
     free(cfg->storage);
     free(cfg->schema);
+    free(cfg->state_dir);
     memset(cfg, 0, sizeof(*cfg));
 }

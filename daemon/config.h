@@ -13,15 +13,19 @@
 #define CONFIG_SCHEMA_DEFAULT          "reseolio"
 #define CONFIG_MAX_CONNECTIONS_DEFAULT 1024u
 #define CONFIG_MAX_CONNECTIONS_LIMIT   65536u
+#define CONFIG_SHUTDOWN_GRACE_DEFAULT  10000u
+#define CONFIG_SHUTDOWN_GRACE_LIMIT    3600000u
 
 /* Owner: main; release with config_free. Strings are malloc'd. */
 struct config {
     char *socket_path; /* always set after config_load */
     char *storage;     /* NULL: the private cluster; may hold a password, never log */
     char *schema;      /* PostgreSQL schema of the tables */
+    char *state_dir;   /* the private cluster's home; NULL: pgcluster_default_state_dir() */
     enum log_level log_level;
-    uint32_t max_frame;       /* frame body limit announced in WELCOME */
-    uint32_t max_connections; /* connections served at once */
+    uint32_t max_frame;         /* frame body limit announced in WELCOME */
+    uint32_t max_connections;   /* connections served at once */
+    uint32_t shutdown_grace_ms; /* running jobs get this long to ACK at a graceful stop */
 };
 
 enum config_result {

@@ -50,6 +50,8 @@ struct conn *conn_new(struct server *s, int fd, const struct ucred *peer)
     c->fd = fd;
     c->peer = *peer;
     c->state = CONN_HANDSHAKE;
+    TAILQ_INIT(&c->requests);
+    TAILQ_INIT(&c->waiters);
     rs_reader_init(&c->in, RS_MAX_FRAME_PREHELLO);
     rs_buf_init(&c->out, conn_out_cap(s));
     c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_on_read, c);
@@ -169,6 +171,15 @@ static void conn_process(struct conn *c)
     for (int i = 0; i < CONN_FRAMES_PER_WAKE; i++) {
         if (c->closed || c->state == CONN_CLOSING)
             return;
+        if (c->nrequests >= REQUEST_MAX_PER_CONN) {
+            /* Backpressure: leave the rest in the socket until replies go out. */
+            if (!c->input_paused)
+                log_debug("conn %llu: %u requests outstanding; pausing its input",
+                          (unsigned long long)c->id, c->nrequests);
+            c->input_paused = true;
+            event_del(c->ev_read);
+            return;
+        }
         const uint8_t *body = NULL;
         uint32_t len = 0;
         int r = rs_reader_next(&c->in, &body, &len);
@@ -226,6 +237,19 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
     conn_process(c);
     if (!c->closed)
         conn_flush(c);
+}
+
+/* Replies went out: read again, starting with what is buffered already. */
+void conn_resume_input(struct conn *c)
+{
+    if (!c->input_paused || c->closed || c->state == CONN_CLOSING)
+        return;
+    c->input_paused = false;
+    if (!c->peer_eof && event_add(c->ev_read, NULL) != 0) {
+        conn_close(c, "cannot watch the socket for reading");
+        return;
+    }
+    event_active(c->ev_more, 0, 0);
 }
 
 /* The socket can take more output. */

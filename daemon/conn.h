@@ -14,9 +14,12 @@
 #include "reseolio/frame.h"
 #include "reseolio/msg.h"
 #include "reseolio/proto.h"
+#include "request.h"
 
 struct server;
 struct event;
+struct worker;
+struct waiter;
 
 /* Changes only through conn_set_state; a connection never goes back. */
 enum conn_state {
@@ -45,6 +48,12 @@ struct conn {
     struct rs_reader in;
     struct rs_buf out; /* limit: conn_out_cap(); a client that lets it fill is dropped */
     uint32_t bad_bodies;
+    bool input_paused;              /* too many requests outstanding: not reading until some end */
+    struct request_list requests;   /* answered later; not owned (see request.h) */
+    uint32_t nrequests;             /* length of requests */
+    struct worker *worker;          /* owned by the scheduler; NULL until REGISTER */
+    TAILQ_HEAD(, waiter) waiters;   /* its AWAITs; owned by waiters.c */
+    uint32_t nwaiters;              /* length of waiters */
     char close_reason[160];         /* why CLOSING began, logged by conn_close */
     char client[RS_MAX_CLIENT + 1]; /* HELLO's client name, printable, for logs */
 };
@@ -69,6 +78,9 @@ int conn_send(struct conn *c, const struct rs_msg *msg) __attribute__((warn_unus
 int conn_send_error(struct conn *c, uint32_t request_id, enum rs_code code, bool retryable,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)))
 __attribute__((warn_unused_result));
+
+/* Go on reading after the input was paused for too many outstanding requests. */
+void conn_resume_input(struct conn *c);
 
 /* Stop reading, flush what is queued (bounded in time), then conn_close with the reason. */
 void conn_close_after_flush(struct conn *c, const char *fmt, ...)

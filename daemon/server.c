@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "listener.h"
 #include "log.h"
 #include "reseolio/msg.h"
@@ -116,21 +117,19 @@ enum server_status server_init(struct server *s, struct event_base *base, const 
 /* Move a closed connection to the dead list; the reaper frees it after this callback. */
 void server_conn_closed(struct server *s, struct conn *c)
 {
+    if (s->engine != NULL)
+        engine_conn_closed(s->engine, c);
     TAILQ_REMOVE(&s->conns, c, link);
     s->nconns--;
     TAILQ_INSERT_TAIL(&s->dead, c, link);
     event_active(s->ev_reap, 0, 0);
 }
 
-/* Stop accepting, tell and close every client, end the loop. */
-void server_stop(struct server *s, const char *why)
+/* The engine is done (or there is none): tell and close every client, end the loop. */
+static void server_finish_stop(void *arg)
 {
-    if (s->stopping)
-        return;
-    s->stopping = true;
-    log_info("stopping (%s): closing %u connection(s)", why, s->nconns);
-    listener_close(s->listener);
-    s->listener = NULL;
+    struct server *s = arg;
+    log_info("stopping: closing %u connection(s)", s->nconns);
     struct conn *c;
     while ((c = TAILQ_FIRST(&s->conns)) != NULL) {
         /* One try to say why; a client that does not read loses only this message. */
@@ -143,12 +142,29 @@ void server_stop(struct server *s, const char *why)
     event_base_loopexit(s->base, NULL);
 }
 
+/* Stop accepting, let the engine wind down, then close every client and end the loop. */
+void server_stop(struct server *s, const char *why)
+{
+    if (s->stopping)
+        return;
+    s->stopping = true;
+    log_info("stopping (%s): no new connections; %u open", why, s->nconns);
+    listener_close(s->listener);
+    s->listener = NULL;
+    if (s->engine != NULL)
+        engine_stop(s->engine, server_finish_stop, s);
+    else
+        server_finish_stop(s);
+}
+
 /* Release everything. */
 void server_free(struct server *s)
 {
     struct conn *c;
     while ((c = TAILQ_FIRST(&s->conns)) != NULL)
         conn_close(c, "the daemon is exiting");
+    engine_free(s->engine);
+    s->engine = NULL;
     if (s->ev_reap != NULL) {
         server_on_reap(-1, 0, s);
         event_free(s->ev_reap);

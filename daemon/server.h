@@ -18,6 +18,7 @@
 struct event_base;
 struct event;
 struct listener;
+struct engine;
 
 TAILQ_HEAD(conn_list, conn);
 
@@ -34,6 +35,7 @@ struct server {
     uint32_t nconns;           /* length of conns */
     uint64_t next_conn_id;
     struct event *ev_reap;
+    struct engine *engine; /* owned; NULL until the store is set up (engine_free) */
     bool stopping;
 };
 
@@ -48,8 +50,9 @@ enum server_status server_init(struct server *s, struct event_base *base, const 
                                char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /*
- * Graceful stop: stop accepting, remove the socket file, tell every client (ERROR
- * shutting_down), close every connection, and end the event loop.
+ * Graceful stop: stop accepting, remove the socket file, let the engine finish or hand back
+ * the running jobs, then tell every client (ERROR shutting_down), close every connection,
+ * and end the event loop.
  */
 void server_stop(struct server *s, const char *why);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "engine.h"
 #include "log.h"
 #include "server.h"
 #include "storage_identity.h"
@@ -114,12 +115,16 @@ static int session_on_hello(struct conn *c, const struct rs_msg *msg)
     return 0;
 }
 
-/* A request the job engine serves; the engine is not part of this build yet. */
+/* A request the job engine serves. */
 static int session_on_engine_request(struct conn *c, const struct rs_msg *msg)
 {
-    return conn_send_error(c, msg->request_id, RS_E_UNAVAILABLE, true,
-                           "%s: job engine not available in this build",
-                           rs_msg_type_name(msg->type));
+    struct engine *e = c->server->engine;
+    if (e == NULL)
+        return conn_send_error(c, msg->request_id, RS_E_UNAVAILABLE, true,
+                               "%s: the job engine is not running", rs_msg_type_name(msg->type));
+    if (engine_handle(e, c, msg) != 0 || c->closed)
+        return -1;
+    return 0;
 }
 
 /* Route one decoded message by state and type; -1 when the connection is closing. */

@@ -72,8 +72,21 @@ static void *daemon_proc_drain(void *arg)
     return NULL;
 }
 
-/* The daemon's environment: ours without RESEOLIO_* settings, plus the test's extras. */
-static char **daemon_proc_env(const struct daemon_opts *o)
+/* True when the test names the storage itself (flag or environment). */
+static bool daemon_proc_names_storage(const struct daemon_opts *o)
+{
+    for (const char *const *a = o->args; a != NULL && *a != NULL; a++)
+        if (strcmp(*a, "--storage") == 0)
+            return true;
+    for (const char *const *e = o->env; e != NULL && *e != NULL; e++)
+        if (strncmp(*e, "RESEOLIO_STORAGE=", 17) == 0)
+            return true;
+    return false;
+}
+
+/* The daemon's environment: ours without RESEOLIO_* settings, the state directory, the
+ * harness's PostgreSQL unless the test chose storage, plus the test's extras. */
+static char **daemon_proc_env(struct daemon_proc *d, const struct daemon_opts *o)
 {
     extern char **environ;
     size_t n = 0, extra = 0;
@@ -81,13 +94,21 @@ static char **daemon_proc_env(const struct daemon_opts *o)
         n++;
     while (o->env != NULL && o->env[extra] != NULL)
         extra++;
-    char **envp = calloc(n + extra + 1, sizeof(*envp));
+    snprintf(d->env_state, sizeof(d->env_state), "RESEOLIO_STATE_DIR=%s/state", d->dir);
+    const char *pg = getenv("RESEOLIO_TEST_PG");
+    d->env_storage[0] = '\0';
+    if (pg != NULL && !o->private_storage && !daemon_proc_names_storage(o))
+        snprintf(d->env_storage, sizeof(d->env_storage), "RESEOLIO_STORAGE=%s", pg);
+    char **envp = calloc(n + extra + 3, sizeof(*envp));
     if (envp == NULL)
         return NULL;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
         if (strncmp(environ[i], "RESEOLIO_", 9) != 0 || strncmp(environ[i], "RESEOLIOD=", 10) == 0)
             envp[k++] = environ[i];
+    envp[k++] = d->env_state;
+    if (d->env_storage[0] != '\0')
+        envp[k++] = d->env_storage;
     for (size_t i = 0; i < extra; i++)
         envp[k++] = (char *)o->env[i];
     envp[k] = NULL;
@@ -144,7 +165,7 @@ int daemon_proc_start(struct daemon_proc *d, const struct daemon_opts *o)
         argv[argc++] = *a;
     argv[argc] = NULL;
 
-    char **envp = daemon_proc_env(o);
+    char **envp = daemon_proc_env(d, o);
     if (envp == NULL)
         return -1;
     int pipefd[2];

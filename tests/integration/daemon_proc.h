@@ -20,6 +20,10 @@ struct daemon_opts {
     const char *const *env;  /* extra NAME=VALUE, NULL-terminated (RESEOLIO_* are cleared) */
     bool no_socket_flag;     /* do not pass --socket (to test RESEOLIO_SOCKET) */
     bool umask_000;          /* start it under umask 000 */
+    /* Without --storage or RESEOLIO_STORAGE the daemon gets the harness's PostgreSQL
+     * ($RESEOLIO_TEST_PG) as RESEOLIO_STORAGE; this keeps it on its private cluster instead.
+     * RESEOLIO_STATE_DIR is always <dir>/state, so no test touches the user's state. */
+    bool private_storage;
 };
 
 /* Owner: the test; release with daemon_proc_cleanup. */
@@ -31,7 +35,9 @@ struct daemon_proc {
     int status;   /* wait status after it exited */
     char dir[64]; /* private temp dir, removed by cleanup */
     char socket[108];
-    pthread_t drain; /* copies stderr into log (and to our stderr) */
+    char env_storage[2048]; /* RESEOLIO_STORAGE=... given to the daemon, or "" */
+    char env_state[96];     /* RESEOLIO_STATE_DIR=<dir>/state */
+    pthread_t drain;        /* copies stderr into log (and to our stderr) */
     bool draining;
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -1,0 +1,428 @@
+/*
+ * The job engine: the store connections (work and LISTEN), the node's heartbeat, the routing
+ * of job requests to the batchers, scheduler and waiters, wake-ups from NOTIFY, and the
+ * graceful stop. docs/architecture.md describes the whole flow.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "completer.h"
+#include "conn.h"
+#include "enqueuer.h"
+#include "jobops.h"
+#include "jobstore.h"
+#include "log.h"
+#include "scheduler.h"
+#include "server.h"
+#include "stmts.h"
+#include "waiters.h"
+
+/* Sweeps between two prunes of lapsed node rows, and how long a node must be gone. */
+#define ENGINE_PRUNE_EVERY    60
+#define ENGINE_PRUNE_LAPSE_MS (3600 * 1000)
+/* After the grace, how long the release and node removal may take before we exit anyway. */
+#define ENGINE_STOP_HARD_MS 5000
+
+/* Wall clock in Unix ms. */
+int64_t engine_now_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* Answer a failed store operation: retryable trouble is "unavailable", the rest "internal". */
+int engine_reply_store_error(struct conn *c, uint32_t rid, const char *what,
+                             const struct jobstore_err *err)
+{
+    if (err->in_doubt)
+        return conn_send_error(c, rid, RS_E_UNAVAILABLE, true,
+                               "%s: the connection to PostgreSQL was lost; it may or may not "
+                               "have been applied",
+                               what);
+    if (err->retryable)
+        return conn_send_error(c, rid, RS_E_UNAVAILABLE, true, "%s: PostgreSQL: %s", what,
+                               err->message);
+    return conn_send_error(c, rid, RS_E_INTERNAL, false, "%s failed in PostgreSQL (SQLSTATE %s)",
+                           what, err->sqlstate[0] ? err->sqlstate : "none");
+}
+
+/* Answer a submit the store refused. */
+int engine_reply_submit_error(struct conn *c, uint32_t rid, const char *what, int status)
+{
+    if (status == PGCONN_FULL)
+        return conn_send_error(c, rid, RS_E_UNAVAILABLE, true,
+                               "%s: too many statements wait for PostgreSQL; try again", what);
+    if (status == PGCONN_CLOSED)
+        return conn_send_error(c, rid, RS_E_SHUTTING_DOWN, true, "%s: the daemon is stopping",
+                               what);
+    return conn_send_error(c, rid, RS_E_INTERNAL, true, "%s: cannot send it to PostgreSQL (%d)",
+                           what, status);
+}
+
+/* Hex digit value, or -1. */
+static int engine_hex(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* Heartbeat committed (or not). */
+static void engine_on_beat(void *arg, size_t count, const struct jobstore_err *err)
+{
+    if (err != NULL)
+        log_warn("heartbeat failed: %s; if it keeps failing for %d s other daemons take this "
+                 "node's running jobs",
+                 err->message, ENGINE_NODE_LAPSE_MS / 1000);
+}
+
+/* Reclaim of lapsed nodes' jobs came back. */
+static void engine_on_reclaimed(void *arg, const struct jobstore_moved *rows, size_t n,
+                                const struct jobstore_err *err)
+{
+    if (err != NULL) {
+        log_warn("reclaiming jobs of lapsed nodes failed: %s; the next sweep tries again",
+                 err->message);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        log_info("job %lld attempt %d reclaimed from a lapsed node: now %s", (long long)rows[i].id,
+                 rows[i].attempt, jobstore_status_name(rows[i].status));
+}
+
+/* Lapsed node rows removed. */
+static void engine_on_pruned(void *arg, size_t count, const struct jobstore_err *err)
+{
+    if (err == NULL && count > 0)
+        log_info("removed %zu lapsed node row(s)", count);
+}
+
+/* Every ENGINE_SWEEP_MS: heartbeat, reclaim, expiry, catch-up claim. */
+static void engine_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+    struct engine *e = arg;
+    static unsigned sweeps;
+    if (e->stopping)
+        return;
+    if (jobstore_node_beat(e->db, e->node, e->host, (int32_t)getpid(), engine_on_beat, e) !=
+        PGCONN_OK)
+        log_warn("cannot send the heartbeat now; trying at the next sweep");
+    if (jobstore_reclaim(e->db, ENGINE_NODE_LAPSE_MS, ENGINE_MOVE_LIMIT,
+                         "the daemon running the attempt stopped heartbeating", engine_on_reclaimed,
+                         e) != PGCONN_OK)
+        log_debug("cannot send the reclaim now");
+    scheduler_expire(e->scheduler);
+    scheduler_catch_up(e->scheduler);
+    if (++sweeps % ENGINE_PRUNE_EVERY == 0 &&
+        jobstore_node_prune(e->db, ENGINE_PRUNE_LAPSE_MS, engine_on_pruned, e) != PGCONN_OK)
+        log_debug("cannot send the node prune now");
+}
+
+/* Parse "c:<id>,<id>..." and hand the ids on. */
+static void engine_on_done_ids(struct engine *e, const char *p)
+{
+    int64_t ids[400];
+    size_t n = 0;
+    while (*p != '\0' && n < sizeof(ids) / sizeof(ids[0])) {
+        char *end = NULL;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno != 0)
+            break;
+        ids[n++] = v;
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',')
+            break;
+    }
+    for (size_t i = 0; i < n; i++)
+        scheduler_job_final(e->scheduler, ids[i]);
+    waiters_jobs_done(e->waiters, ids, n);
+}
+
+/* A notification on the schema's channel: new work ("w:") or final jobs ("c:"). */
+static void engine_on_notify(void *arg, const char *channel, const char *payload)
+{
+    struct engine *e = arg;
+    if (strncmp(payload, "w:", 2) == 0) {
+        char *end = NULL;
+        long long at = strtoll(payload + 2, &end, 10);
+        if (end == payload + 2 || *end != ':')
+            return;
+        const char *name = end + 1;
+        scheduler_wake(e->scheduler, name[0] ? name : NULL, strlen(name), at);
+    } else if (strncmp(payload, "c:", 2) == 0) {
+        engine_on_done_ids(e, payload + 2);
+    }
+}
+
+/* The LISTEN session is up: notifications sent while it was down are lost, so catch up. */
+static void engine_on_listen_ready(void *arg, bool reconnect)
+{
+    struct engine *e = arg;
+    if (reconnect)
+        log_info("LISTEN session re-established; catching up: claim now, re-check awaited jobs");
+    if (e->stopping)
+        return;
+    scheduler_catch_up(e->scheduler);
+    if (reconnect)
+        waiters_recheck(e->waiters);
+}
+
+/* A store session ended; pgconn reconnects by itself. */
+static void engine_on_down(void *arg, const char *why)
+{
+    log_warn("PostgreSQL session lost: %s; reconnecting (requests wait, bounded)", why);
+}
+
+/* The work session is up. */
+static void engine_on_db_ready(void *arg, bool reconnect)
+{
+    struct engine *e = arg;
+    if (reconnect)
+        log_info("PostgreSQL session re-established");
+    e->db_ready_once = true;
+}
+
+/* Connect and start the heartbeat and sweep. */
+int engine_new(struct engine **out, struct server *s, const struct engine_opts *opts, char *err,
+               size_t errlen)
+{
+    *out = NULL;
+    struct engine *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    e->base = s->base;
+    e->server = s;
+    e->shutdown_grace_ms = opts->shutdown_grace_ms;
+    snprintf(e->node_hex, sizeof(e->node_hex), "%s", opts->node_hex);
+    for (size_t i = 0; i < 16; i++) {
+        int hi = engine_hex(opts->node_hex[2 * i]), lo = engine_hex(opts->node_hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            snprintf(err, errlen, "bad node id");
+            free(e);
+            return -1;
+        }
+        e->node[i] = (uint8_t)(hi << 4 | lo);
+    }
+    if (gethostname(e->host, sizeof(e->host) - 1) != 0)
+        snprintf(e->host, sizeof(e->host), "unknown");
+
+    e->enqueuer = enqueuer_new(e);
+    e->completer = completer_new(e);
+    e->scheduler = scheduler_new(e);
+    e->waiters = waiters_new(e);
+    e->ev_sweep = event_new(e->base, -1, EV_PERSIST, engine_on_sweep, e);
+    if (e->enqueuer == NULL || e->completer == NULL || e->scheduler == NULL || e->waiters == NULL ||
+        e->ev_sweep == NULL)
+        goto nomem;
+
+    struct pgconn_config cfg = {
+        .conninfo = opts->conninfo,
+        .schema = opts->schema,
+        .preps = stmts_table,
+        .npreps = STMT_COUNT,
+        .on_ready = engine_on_db_ready,
+        .on_down = engine_on_down,
+        .arg = e,
+    };
+    e->db = pgconn_new(e->base, &cfg);
+    const char *channels[] = {opts->schema};
+    struct pgconn_config lcfg = {
+        .conninfo = opts->conninfo,
+        .schema = opts->schema,
+        .channels = channels,
+        .nchannels = 1,
+        .on_ready = engine_on_listen_ready,
+        .on_down = engine_on_down,
+        .on_notify = engine_on_notify,
+        .arg = e,
+    };
+    e->listen = pgconn_new(e->base, &lcfg);
+    if (e->db == NULL || e->listen == NULL)
+        goto nomem;
+
+    /* The node row must exist before any claim names it; the pipeline keeps this order. */
+    if (jobstore_node_beat(e->db, e->node, e->host, (int32_t)getpid(), engine_on_beat, e) !=
+        PGCONN_OK)
+        goto nomem;
+    struct timeval tv = {ENGINE_SWEEP_MS / 1000, (ENGINE_SWEEP_MS % 1000) * 1000};
+    if (event_add(e->ev_sweep, &tv) != 0)
+        goto nomem;
+    *out = e;
+    return 0;
+
+nomem:
+    snprintf(err, errlen, "out of memory starting the job engine");
+    engine_free(e);
+    return -1;
+}
+
+/* Route one job request. */
+int engine_handle(struct engine *e, struct conn *c, const struct rs_msg *msg)
+{
+    if (e->stopping && msg->type != RS_MSG_ACK)
+        return conn_send_error(c, msg->request_id, RS_E_SHUTTING_DOWN, true,
+                               "the daemon is stopping");
+    switch (msg->type) {
+    case RS_MSG_ENQUEUE:
+        return enqueuer_add(e->enqueuer, c, msg);
+    case RS_MSG_REGISTER:
+        return scheduler_register(e->scheduler, c, msg);
+    case RS_MSG_ACK:
+        if (msg->u.ack.job <= INT64_MAX && msg->u.ack.attempt <= INT32_MAX)
+            scheduler_acked(e->scheduler, c, (int64_t)msg->u.ack.job, (int32_t)msg->u.ack.attempt);
+        return completer_add(e->completer, c, msg);
+    case RS_MSG_AWAIT:
+        return waiters_await(e->waiters, c, msg);
+    case RS_MSG_GET:
+    case RS_MSG_CANCEL:
+    case RS_MSG_RETRY:
+    case RS_MSG_LIST:
+        return jobops_handle(e, c, msg);
+    default:
+        return conn_send_error(c, msg->request_id, RS_E_INTERNAL, false, "%s is not a job request",
+                               rs_msg_type_name(msg->type));
+    }
+}
+
+/* A connection closes: nothing may refer to it afterwards. */
+void engine_conn_closed(struct engine *e, struct conn *c)
+{
+    request_conn_closed(c);
+    waiters_conn_closed(e->waiters, c);
+    scheduler_conn_closed(e->scheduler, c);
+}
+
+/* Stopping is over (or took too long): hand back to the server. */
+static void engine_stop_done(struct engine *e)
+{
+    if (e->stop_phase >= 3)
+        return;
+    e->stop_phase = 3;
+    event_del(e->ev_stop);
+    if (e->on_stopped != NULL)
+        e->on_stopped(e->on_stopped_arg);
+}
+
+/* The node row is gone: the stop is complete. */
+static void engine_on_node_gone(void *arg, size_t count, const struct jobstore_err *err)
+{
+    struct engine *e = arg;
+    if (err != NULL)
+        log_warn("removing the node row failed: %s; it is pruned later", err->message);
+    engine_stop_done(e);
+}
+
+/* Running jobs are handed back: answer waiters, remove the node row. */
+static void engine_on_released_all(void *arg)
+{
+    struct engine *e = arg;
+    if (e->stop_phase >= 3)
+        return;
+    waiters_shutdown(e->waiters);
+    if (jobstore_node_gone(e->db, e->node, engine_on_node_gone, e) != PGCONN_OK)
+        engine_stop_done(e);
+}
+
+/* The grace ended (or nothing runs): release what still runs. */
+static void engine_stop_release(struct engine *e)
+{
+    if (e->stop_phase != 1)
+        return;
+    e->stop_phase = 2;
+    size_t n = scheduler_running(e->scheduler);
+    if (n > 0)
+        log_info("stop: %zu job(s) still running after the grace; sending ABANDON shutdown and "
+                 "handing them back",
+                 n);
+    struct timeval tv = {ENGINE_STOP_HARD_MS / 1000, (ENGINE_STOP_HARD_MS % 1000) * 1000};
+    if (evtimer_add(e->ev_stop, &tv) != 0)
+        log_warn("cannot arm the stop deadline");
+    scheduler_release_all(e->scheduler, engine_on_released_all, e);
+}
+
+/* ev_stop: the grace ended, or the release took too long. */
+static void engine_on_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct engine *e = arg;
+    if (e->stop_phase == 1) {
+        engine_stop_release(e);
+        return;
+    }
+    log_warn("stop: PostgreSQL did not answer within %d s; exiting anyway (other daemons "
+             "reclaim this node's jobs after the lease)",
+             ENGINE_STOP_HARD_MS / 1000);
+    engine_stop_done(e);
+}
+
+/* The last running attempt ended during the grace. */
+void engine_stop_check(struct engine *e)
+{
+    if (e->stop_phase == 1 && scheduler_running(e->scheduler) == 0) {
+        log_info("stop: no job running any more; ending the grace early");
+        engine_stop_release(e);
+    }
+}
+
+/* Graceful stop. */
+void engine_stop(struct engine *e, void (*on_stopped)(void *arg), void *arg)
+{
+    if (e->stopping)
+        return;
+    e->stopping = true;
+    e->on_stopped = on_stopped;
+    e->on_stopped_arg = arg;
+    e->stop_phase = 1;
+    scheduler_stop(e->scheduler);
+    event_del(e->ev_sweep);
+    e->ev_stop = evtimer_new(e->base, engine_on_stop_timer, e);
+    if (e->ev_stop == NULL) {
+        engine_stop_release(e);
+        return;
+    }
+    size_t n = scheduler_running(e->scheduler);
+    if (n == 0) {
+        engine_stop_release(e);
+        return;
+    }
+    log_info("stop: no more claims; %zu running job(s) get %u ms to finish", n,
+             e->shutdown_grace_ms);
+    struct timeval tv = {e->shutdown_grace_ms / 1000, (e->shutdown_grace_ms % 1000) * 1000};
+    if (evtimer_add(e->ev_stop, &tv) != 0)
+        engine_stop_release(e);
+}
+
+/* Release everything. The connections are closed already. */
+void engine_free(struct engine *e)
+{
+    if (e == NULL)
+        return;
+    /* Their callbacks fire now, with errors, while the modules still exist. */
+    if (e->db != NULL)
+        pgconn_free(e->db);
+    if (e->listen != NULL)
+        pgconn_free(e->listen);
+    enqueuer_free(e->enqueuer);
+    completer_free(e->completer);
+    waiters_free(e->waiters);
+    scheduler_free(e->scheduler);
+    if (e->ev_sweep != NULL)
+        event_free(e->ev_sweep);
+    if (e->ev_stop != NULL)
+        event_free(e->ev_stop);
+    free(e);
+}

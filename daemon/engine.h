@@ -1,0 +1,100 @@
+/*
+ * The job engine: the store connections (work and LISTEN), the node's heartbeat, the routing
+ * of job requests to the batchers, scheduler and waiters, wake-ups from NOTIFY, and the
+ * graceful stop. docs/architecture.md describes the whole flow.
+ */
+#ifndef RESEOLIOD_ENGINE_H
+#define RESEOLIOD_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reseolio/msg.h"
+
+struct conn;
+struct event;
+struct event_base;
+struct pgconn;
+struct server;
+struct enqueuer;
+struct completer;
+struct scheduler;
+struct waiters;
+struct jobstore_err;
+
+#define ENGINE_MUST_CHECK __attribute__((warn_unused_result))
+
+/* Heartbeat and safety sweep period: claims, expiry and reclaim missed by the wake-ups. */
+#define ENGINE_SWEEP_MS 5000
+/* A node whose heartbeat is older than this loses its running jobs to any other daemon. */
+#define ENGINE_NODE_LAPSE_MS 30000
+/* Another node's attempt past its deadline by this much is expired by us. */
+#define ENGINE_EXPIRE_GRACE_MS 10000
+/* Rows one expire or reclaim statement moves at most. */
+#define ENGINE_MOVE_LIMIT 1000
+
+/* What the engine needs to start; strings are copied. */
+struct engine_opts {
+    const char *conninfo;       /* may hold a password: never logged */
+    const char *schema;         /* migrated already */
+    const char *node_hex;       /* the node id, 32 hex digits */
+    uint32_t shutdown_grace_ms; /* running jobs get this long to ACK when stopping */
+};
+
+/* Owner: the server (server.engine); release with engine_free. */
+struct engine {
+    struct event_base *base; /* not owned */
+    struct server *server;   /* not owned */
+    struct pgconn *db;       /* every statement; owned */
+    struct pgconn *listen;   /* LISTEN on the schema's channel; owned */
+    uint8_t node[16];        /* this daemon's node id, the owner of its leases */
+    char node_hex[33];
+    char host[256];
+    uint32_t shutdown_grace_ms;
+    struct enqueuer *enqueuer;   /* owned */
+    struct completer *completer; /* owned */
+    struct scheduler *scheduler; /* owned */
+    struct waiters *waiters;     /* owned */
+    struct event *ev_sweep;      /* heartbeat + safety sweep, every ENGINE_SWEEP_MS */
+    struct event *ev_stop;       /* the end of the shutdown grace, then a hard deadline */
+    bool db_ready_once;          /* the work connection was set up at least once */
+    bool stopping;               /* engine_stop ran: no claims */
+    int stop_phase;              /* 0 running, 1 grace, 2 releasing, 3 done */
+    void (*on_stopped)(void *arg);
+    void *on_stopped_arg;
+};
+
+/* Connect (asynchronously) and start the heartbeat and sweep. Returns 0, or -1 with err. */
+ENGINE_MUST_CHECK int engine_new(struct engine **out, struct server *s,
+                                 const struct engine_opts *opts, char *err, size_t errlen);
+
+/* Serve one job request (ENQUEUE, REGISTER, ACK, AWAIT, GET, CANCEL, RETRY, LIST) of c.
+ * Returns 0, or -1 when c was closed meanwhile. */
+ENGINE_MUST_CHECK int engine_handle(struct engine *e, struct conn *c, const struct rs_msg *msg);
+
+/* c closes: release its running jobs, drop its waiters and outstanding replies. */
+void engine_conn_closed(struct engine *e, struct conn *c);
+
+/* Graceful stop: stop claiming, give running jobs the grace to ACK, release the rest, answer
+ * waiters with shutting_down, remove the node row; then on_stopped(arg). */
+void engine_stop(struct engine *e, void (*on_stopped)(void *arg), void *arg);
+
+/* Stopping, the last running attempt ended: the grace may end early. */
+void engine_stop_check(struct engine *e);
+
+/* Release everything (after the loop stopped). */
+void engine_free(struct engine *e);
+
+/* Milliseconds since the Unix epoch, from the wall clock. */
+int64_t engine_now_ms(void);
+
+/* Answer request rid on c with the ERROR a store failure deserves. Returns conn_send's result. */
+ENGINE_MUST_CHECK int engine_reply_store_error(struct conn *c, uint32_t rid, const char *what,
+                                               const struct jobstore_err *err);
+
+/* Answer request rid on c with the ERROR a refused submit deserves (queue full, closed). */
+ENGINE_MUST_CHECK int engine_reply_submit_error(struct conn *c, uint32_t rid, const char *what,
+                                                int pgconn_status);
+
+#endif

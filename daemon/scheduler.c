@@ -1,0 +1,679 @@
+/*
+ * Claim and dispatch: the workers connected to this daemon (REGISTER: names and concurrency),
+ * the jobs running in them, one claim at a time for exactly their free capacity, DISPATCH
+ * after the claim commits, a deadline timer per running attempt (ABANDON timeout), the timer
+ * for the earliest known future run_at, and the release of a departed worker's jobs.
+ */
+#include "scheduler.h"
+
+#include <event2/event.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "conn.h"
+#include "engine.h"
+#include "jobstore.h"
+#include "log.h"
+
+/* Running attempts hashed by job id (a power of two). */
+#define SCHED_BUCKETS 4096u
+/* A local deadline fires this much after the lease's, so the store agrees it passed. */
+#define SCHED_DEADLINE_MARGIN_MS 20
+/* Distinct function names one claim asks for at most. */
+#define SCHED_MAX_CLAIM_NAMES 4096u
+
+/* One dispatched attempt. Owner: its worker (worker.running) and the hash. */
+struct running {
+    TAILQ_ENTRY(running) link;  /* in worker.running */
+    LIST_ENTRY(running) bucket; /* in scheduler.buckets[id % SCHED_BUCKETS] */
+    struct scheduler *s;
+    struct worker *w;
+    int64_t id;
+    int32_t attempt;
+    int64_t deadline_ms;
+    struct event *ev_deadline;
+};
+
+/* A connection that sent REGISTER. Owner: the scheduler; conn.worker points here. */
+struct worker {
+    LIST_ENTRY(worker) link; /* in scheduler.workers */
+    struct conn *conn;       /* not owned */
+    char **names;            /* owned, NUL-terminated copies */
+    size_t nnames;
+    uint32_t concurrency;
+    uint32_t nrunning;
+    uint32_t reserved; /* slots promised to the claim in flight */
+    TAILQ_HEAD(, running) running;
+};
+
+struct scheduler {
+    struct engine *e; /* not owned */
+    LIST_HEAD(, worker) workers;
+    LIST_HEAD(, running) buckets[SCHED_BUCKETS];
+    size_t nrunning;
+    bool claim_inflight;
+    bool claim_again; /* something changed while a claim was in flight */
+    bool next_inflight;
+    bool stopped;
+    struct event *ev_claim;  /* activated to claim once at the end of this loop turn */
+    struct event *ev_run_at; /* the earliest known future run_at */
+    int64_t run_at_armed;    /* when ev_run_at fires (Unix ms), 0 when not armed */
+    void (*released)(void *arg);
+    void *released_arg;
+};
+
+static void scheduler_claim(struct scheduler *s);
+static void scheduler_next_run_at(struct scheduler *s);
+
+/* Claim at the end of this loop turn, once however many reasons arrived. */
+static void scheduler_kick(struct scheduler *s)
+{
+    if (!s->stopped)
+        event_active(s->ev_claim, 0, 0);
+}
+
+/* ev_claim. */
+static void scheduler_on_claim(evutil_socket_t fd, short what, void *arg)
+{
+    scheduler_claim(arg);
+}
+
+/* The run_at timer fired: claim what is due, and look for the next future run_at. */
+static void scheduler_on_run_at(evutil_socket_t fd, short what, void *arg)
+{
+    struct scheduler *s = arg;
+    s->run_at_armed = 0;
+    log_debug("run_at timer fired: claiming");
+    scheduler_claim(s);
+    scheduler_next_run_at(s);
+}
+
+/* Make a scheduler. */
+struct scheduler *scheduler_new(struct engine *e)
+{
+    struct scheduler *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->e = e;
+    LIST_INIT(&s->workers);
+    for (size_t i = 0; i < SCHED_BUCKETS; i++)
+        LIST_INIT(&s->buckets[i]);
+    s->ev_claim = event_new(e->base, -1, 0, scheduler_on_claim, s);
+    s->ev_run_at = evtimer_new(e->base, scheduler_on_run_at, s);
+    if (s->ev_claim == NULL || s->ev_run_at == NULL) {
+        scheduler_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Forget one running attempt (its slot is free). */
+static void running_free(struct running *r)
+{
+    struct scheduler *s = r->s;
+    TAILQ_REMOVE(&r->w->running, r, link);
+    LIST_REMOVE(r, bucket);
+    r->w->nrunning--;
+    s->nrunning--;
+    if (r->ev_deadline != NULL)
+        event_free(r->ev_deadline);
+    free(r);
+}
+
+/* Forget a worker and its running attempts (the caller released them). */
+static void worker_free(struct worker *w)
+{
+    struct running *r;
+    while ((r = TAILQ_FIRST(&w->running)) != NULL)
+        running_free(r);
+    LIST_REMOVE(w, link);
+    if (w->conn != NULL)
+        w->conn->worker = NULL;
+    for (size_t i = 0; i < w->nnames; i++)
+        free(w->names[i]);
+    free(w->names);
+    free(w);
+}
+
+/* Release everything. */
+void scheduler_free(struct scheduler *s)
+{
+    if (s == NULL)
+        return;
+    struct worker *w;
+    while ((w = LIST_FIRST(&s->workers)) != NULL)
+        worker_free(w);
+    if (s->ev_claim != NULL)
+        event_free(s->ev_claim);
+    if (s->ev_run_at != NULL)
+        event_free(s->ev_run_at);
+    free(s);
+}
+
+/* Free slots of a worker right now. */
+static uint32_t worker_free_slots(const struct worker *w)
+{
+    uint32_t used = w->nrunning + w->reserved;
+    return w->concurrency > used ? w->concurrency - used : 0;
+}
+
+/* True when w runs name. */
+static bool worker_serves(const struct worker *w, const char *name, size_t len)
+{
+    for (size_t i = 0; i < w->nnames; i++)
+        if (strlen(w->names[i]) == len && memcmp(w->names[i], name, len) == 0)
+            return true;
+    return false;
+}
+
+/* The running attempt of job id, or NULL. */
+static struct running *scheduler_find(struct scheduler *s, int64_t id)
+{
+    struct running *r;
+    LIST_FOREACH(r, &s->buckets[(uint64_t)id & (SCHED_BUCKETS - 1)], bucket)
+    if (r->id == id)
+        return r;
+    return NULL;
+}
+
+/* Tell connection c to stop job id's attempt. Sending may close c (and so release its jobs):
+ * callers forget the attempt first. */
+static void scheduler_abandon(struct conn *c, int64_t id, int32_t attempt,
+                              enum rs_abandon_reason reason)
+{
+    if (c == NULL || c->closed)
+        return;
+    struct rs_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RS_MSG_ABANDON;
+    m.u.abandon.job = (uint64_t)id;
+    m.u.abandon.attempt = (uint64_t)attempt;
+    m.u.abandon.reason = reason;
+    if (conn_send(c, &m) != 0)
+        log_debug("conn %llu: dropped while sending ABANDON", (unsigned long long)c->id);
+}
+
+/* Forget r and send its worker ABANDON with reason. */
+static void scheduler_drop(struct running *r, enum rs_abandon_reason reason)
+{
+    struct conn *c = r->w->conn;
+    int64_t id = r->id;
+    int32_t attempt = r->attempt;
+    running_free(r);
+    scheduler_abandon(c, id, attempt, reason);
+}
+
+/* The worker count went down while stopping: maybe the grace can end. */
+static void scheduler_slot_freed(struct scheduler *s)
+{
+    if (s->stopped) {
+        if (s->nrunning == 0)
+            engine_stop_check(s->e);
+        return;
+    }
+    scheduler_kick(s);
+}
+
+/* The store timed attempts out: log where they went. */
+static void scheduler_on_expired(void *arg, const struct jobstore_moved *rows, size_t n,
+                                 const struct jobstore_err *err)
+{
+    if (err != NULL) {
+        log_warn("expiring timed-out attempts failed: %s; the next sweep tries again",
+                 err->message);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        log_info("job %lld attempt %d timed out: now %s", (long long)rows[i].id, rows[i].attempt,
+                 jobstore_status_name(rows[i].status));
+}
+
+/* Expire this node's attempts past their deadline (and others' after the grace). */
+void scheduler_expire(struct scheduler *s)
+{
+    enum pgconn_status st = jobstore_expire(s->e->db, s->e->node, ENGINE_EXPIRE_GRACE_MS,
+                                            ENGINE_MOVE_LIMIT, scheduler_on_expired, s);
+    if (st != PGCONN_OK)
+        log_warn("cannot send the expiry of timed-out attempts (status %d); the sweep retries",
+                 (int)st);
+}
+
+/* An attempt's deadline passed: ABANDON it, free the slot, count the attempt failed. */
+static void scheduler_on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct running *r = arg;
+    struct scheduler *s = r->s;
+    log_info("conn %llu: job %lld attempt %d passed its deadline; sending ABANDON timeout and "
+             "expiring the attempt",
+             (unsigned long long)(r->w->conn != NULL ? r->w->conn->id : 0), (long long)r->id,
+             r->attempt);
+    scheduler_drop(r, RS_ABANDON_TIMEOUT);
+    scheduler_expire(s);
+    scheduler_slot_freed(s);
+}
+
+/* Send DISPATCH for job to w, and start its deadline. */
+static void scheduler_dispatch(struct scheduler *s, struct worker *w,
+                               const struct jobstore_claimed *job)
+{
+    struct running *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        log_error("out of memory dispatching job %lld; it runs again after its lease",
+                  (long long)job->id);
+        return;
+    }
+    r->s = s;
+    r->w = w;
+    r->id = job->id;
+    r->attempt = job->attempt;
+    r->deadline_ms = job->deadline_ms;
+    TAILQ_INSERT_TAIL(&w->running, r, link);
+    LIST_INSERT_HEAD(&s->buckets[(uint64_t)job->id & (SCHED_BUCKETS - 1)], r, bucket);
+    w->nrunning++;
+    s->nrunning++;
+    int64_t in = job->deadline_ms - engine_now_ms() + SCHED_DEADLINE_MARGIN_MS;
+    if (in < 0)
+        in = 0;
+    struct timeval tv = {(time_t)(in / 1000), (suseconds_t)(in % 1000) * 1000};
+    r->ev_deadline = evtimer_new(s->e->base, scheduler_on_deadline, r);
+    if (r->ev_deadline == NULL || evtimer_add(r->ev_deadline, &tv) != 0)
+        log_error("job %lld: cannot arm its deadline timer; the sweep expires it",
+                  (long long)job->id);
+
+    struct rs_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RS_MSG_DISPATCH;
+    m.u.dispatch.job = (uint64_t)job->id;
+    m.u.dispatch.name = (struct rs_str){job->name, (uint32_t)strlen(job->name)};
+    m.u.dispatch.args = (struct rs_bytes){(const uint8_t *)job->args, (uint32_t)job->args_len};
+    m.u.dispatch.attempt = (uint64_t)job->attempt;
+    /* Attempt numbers keep counting across RETRY: the limit in attempt numbers. */
+    m.u.dispatch.max_attempts = (uint64_t)job->max_attempts + (uint64_t)job->uncounted;
+    m.u.dispatch.deadline = job->deadline_ms;
+    log_debug("conn %llu: DISPATCH job %lld (%s) attempt %d, deadline in %lld ms",
+              (unsigned long long)w->conn->id, (long long)job->id, job->name, job->attempt,
+              (long long)in);
+    /* A dropped connection releases this attempt with the rest of its jobs. */
+    if (conn_send(w->conn, &m) != 0)
+        return;
+}
+
+/* Jobs claimed for workers that went away meanwhile: hand them back, not counted. */
+static void scheduler_on_unwanted(void *arg, const struct jobstore_moved *rows, size_t n,
+                                  const struct jobstore_err *err)
+{
+    if (err != NULL)
+        log_warn("handing back claimed jobs failed: %s; they are reclaimed after the lease",
+                 err->message);
+    else
+        log_info("handed back %zu claimed job(s) that no worker could take", n);
+}
+
+/* A claim committed: dispatch each job to a worker with a free slot for its name. */
+static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs, size_t n,
+                                 const struct jobstore_err *err)
+{
+    struct scheduler *s = arg;
+    s->claim_inflight = false;
+    uint32_t asked = 0;
+    struct worker *w;
+    LIST_FOREACH(w, &s->workers, link)
+    {
+        asked += w->reserved;
+        w->reserved = 0;
+    }
+    if (err != NULL) {
+        log_warn("claim failed: %s; trying again at the next wake-up or sweep", err->message);
+        return;
+    }
+    int64_t *ids = NULL;
+    int32_t *attempts = NULL;
+    size_t nunwanted = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(jobs[i].name);
+        struct worker *best = NULL;
+        LIST_FOREACH(w, &s->workers, link)
+        {
+            if (s->stopped || w->conn == NULL || w->conn->closed ||
+                !worker_serves(w, jobs[i].name, len) || worker_free_slots(w) == 0)
+                continue;
+            if (best == NULL || worker_free_slots(w) > worker_free_slots(best))
+                best = w;
+        }
+        if (best != NULL) {
+            scheduler_dispatch(s, best, &jobs[i]);
+            continue;
+        }
+        if (ids == NULL) {
+            ids = malloc(n * sizeof(*ids));
+            attempts = malloc(n * sizeof(*attempts));
+        }
+        if (ids == NULL || attempts == NULL) {
+            log_error("out of memory: job %lld is reclaimed after its lease",
+                      (long long)jobs[i].id);
+            continue;
+        }
+        ids[nunwanted] = jobs[i].id;
+        attempts[nunwanted++] = jobs[i].attempt;
+    }
+    if (nunwanted > 0 && jobstore_release(s->e->db, s->e->node, ids, attempts, nunwanted, false,
+                                          NULL, scheduler_on_unwanted, s) != PGCONN_OK)
+        log_warn("cannot hand back %zu claimed job(s); they are reclaimed after the lease",
+                 nunwanted);
+    free(ids);
+    free(attempts);
+    /* A full claim may have left more due jobs behind. */
+    if (s->claim_again || (n > 0 && n >= asked))
+        scheduler_kick(s);
+    s->claim_again = false;
+}
+
+/* Claim, for every name served, as many due jobs as the free slots of its workers. */
+static void scheduler_claim(struct scheduler *s)
+{
+    if (s->stopped)
+        return;
+    if (s->claim_inflight) {
+        s->claim_again = true;
+        return;
+    }
+    size_t cap = 0;
+    struct worker *w;
+    LIST_FOREACH(w, &s->workers, link)
+    if (worker_free_slots(w) > 0)
+        cap += w->nnames;
+    if (cap == 0)
+        return;
+    if (cap > SCHED_MAX_CLAIM_NAMES)
+        cap = SCHED_MAX_CLAIM_NAMES;
+    const char **names = malloc(cap * sizeof(*names));
+    int32_t *limits = malloc(cap * sizeof(*limits));
+    size_t nnames = 0;
+    int64_t total = 0;
+    if (names == NULL || limits == NULL)
+        goto out;
+    LIST_FOREACH(w, &s->workers, link)
+    {
+        uint32_t free_slots = worker_free_slots(w);
+        if (free_slots == 0)
+            continue;
+        total += free_slots;
+        for (size_t i = 0; i < w->nnames; i++) {
+            size_t k = 0;
+            while (k < nnames && strcmp(names[k], w->names[i]) != 0)
+                k++;
+            if (k == nnames) {
+                if (nnames == cap)
+                    continue;
+                names[nnames] = w->names[i];
+                limits[nnames++] = 0;
+            }
+            int64_t l = (int64_t)limits[k] + free_slots;
+            limits[k] = l > INT32_MAX ? INT32_MAX : (int32_t)l;
+        }
+    }
+    if (total > INT32_MAX)
+        total = INT32_MAX;
+    enum pgconn_status st = jobstore_claim(s->e->db, s->e->node, names, limits, nnames,
+                                           (int32_t)total, scheduler_on_claimed, s);
+    if (st != PGCONN_OK) {
+        log_warn("cannot send a claim (status %d); the sweep tries again", (int)st);
+        goto out;
+    }
+    s->claim_inflight = true;
+    LIST_FOREACH(w, &s->workers, link)
+    w->reserved += worker_free_slots(w);
+out:
+    free(names);
+    free(limits);
+}
+
+/* Arm the run_at timer for at_ms unless it fires earlier already. */
+static void scheduler_arm(struct scheduler *s, int64_t at_ms)
+{
+    if (s->run_at_armed != 0 && s->run_at_armed <= at_ms)
+        return;
+    int64_t in = at_ms - engine_now_ms() + 1;
+    if (in < 0)
+        in = 0;
+    struct timeval tv = {(time_t)(in / 1000), (suseconds_t)(in % 1000) * 1000};
+    if (evtimer_add(s->ev_run_at, &tv) != 0) {
+        log_error("cannot arm the run_at timer; the sweep claims instead");
+        return;
+    }
+    s->run_at_armed = at_ms;
+    log_debug("run_at timer armed for %lld ms from now", (long long)in);
+}
+
+/* The store said when the next future job of our names is due. */
+static void scheduler_on_next(void *arg, bool has, int64_t run_at_ms,
+                              const struct jobstore_err *err)
+{
+    struct scheduler *s = arg;
+    s->next_inflight = false;
+    if (err != NULL) {
+        log_warn("looking up the next run_at failed: %s; the sweep looks again", err->message);
+        return;
+    }
+    if (has && !s->stopped)
+        scheduler_arm(s, run_at_ms);
+}
+
+/* Ask the store for the earliest future run_at of the names served here. */
+static void scheduler_next_run_at(struct scheduler *s)
+{
+    if (s->stopped || s->next_inflight)
+        return;
+    size_t n = 0;
+    struct worker *w;
+    LIST_FOREACH(w, &s->workers, link)
+    n += w->nnames;
+    if (n == 0)
+        return;
+    if (n > SCHED_MAX_CLAIM_NAMES)
+        n = SCHED_MAX_CLAIM_NAMES;
+    const char **names = malloc(n * sizeof(*names));
+    if (names == NULL)
+        return;
+    size_t k = 0;
+    LIST_FOREACH(w, &s->workers, link)
+    for (size_t i = 0; i < w->nnames && k < n; i++)
+        names[k++] = w->names[i];
+    if (jobstore_next_run_at(s->e->db, names, k, scheduler_on_next, s) == PGCONN_OK)
+        s->next_inflight = true;
+    free(names);
+}
+
+/* Add REGISTER's names to c's worker (making it), set the concurrency, answer OK. */
+int scheduler_register(struct scheduler *s, struct conn *c, const struct rs_msg *msg)
+{
+    const struct rs_register *r = &msg->u.reg;
+    struct worker *w = c->worker;
+    if (w == NULL) {
+        w = calloc(1, sizeof(*w));
+        if (w == NULL)
+            return conn_send_error(c, msg->request_id, RS_E_INTERNAL, true, "out of memory");
+        w->conn = c;
+        TAILQ_INIT(&w->running);
+        LIST_INSERT_HEAD(&s->workers, w, link);
+        c->worker = w;
+    }
+    for (uint32_t i = 0; i < r->nnames; i++) {
+        if (worker_serves(w, r->names[i].ptr, r->names[i].len))
+            continue;
+        char **grown = realloc(w->names, (w->nnames + 1) * sizeof(*grown));
+        if (grown == NULL)
+            return conn_send_error(c, msg->request_id, RS_E_INTERNAL, true, "out of memory");
+        w->names = grown;
+        w->names[w->nnames] = strndup(r->names[i].ptr, r->names[i].len);
+        if (w->names[w->nnames] == NULL)
+            return conn_send_error(c, msg->request_id, RS_E_INTERNAL, true, "out of memory");
+        w->nnames++;
+    }
+    w->concurrency = (uint32_t)r->concurrency;
+    log_info("conn %llu: worker for %zu function(s) (first %s), concurrency %u",
+             (unsigned long long)c->id, w->nnames, w->names[0], w->concurrency);
+    struct rs_msg ok;
+    memset(&ok, 0, sizeof(ok));
+    ok.type = RS_MSG_OK;
+    ok.request_id = msg->request_id;
+    if (conn_send(c, &ok) != 0)
+        return -1;
+    scheduler_kick(s);
+    scheduler_next_run_at(s);
+    return 0;
+}
+
+/* An ACK arrived: the worker no longer runs that attempt. */
+void scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt)
+{
+    struct running *r = scheduler_find(s, id);
+    if (r == NULL || r->attempt != attempt || r->w->conn != c)
+        return;
+    running_free(r);
+    scheduler_slot_freed(s);
+}
+
+/* New or re-queued work: claim now if due, else remember when. */
+void scheduler_wake(struct scheduler *s, const char *name, size_t name_len, int64_t run_at_ms)
+{
+    if (s->stopped)
+        return;
+    struct worker *w;
+    bool served = false;
+    LIST_FOREACH(w, &s->workers, link)
+    if (name == NULL || name_len == 0 || worker_serves(w, name, name_len)) {
+        served = true;
+        break;
+    }
+    if (!served)
+        return;
+    if (run_at_ms <= engine_now_ms())
+        scheduler_kick(s);
+    else
+        scheduler_arm(s, run_at_ms);
+}
+
+/* A job that runs here became final elsewhere (cancelled): tell its worker. */
+void scheduler_job_final(struct scheduler *s, int64_t id)
+{
+    struct running *r = scheduler_find(s, id);
+    if (r == NULL)
+        return;
+    log_info("conn %llu: job %lld attempt %d was cancelled; sending ABANDON cancelled",
+             (unsigned long long)r->w->conn->id, (long long)id, r->attempt);
+    scheduler_drop(r, RS_ABANDON_CANCELLED);
+    scheduler_slot_freed(s);
+}
+
+/* Claim now and re-arm the run_at timer. */
+void scheduler_catch_up(struct scheduler *s)
+{
+    scheduler_kick(s);
+    scheduler_next_run_at(s);
+}
+
+/* A departed worker's jobs went back to pending (or dead). */
+static void scheduler_on_released(void *arg, const struct jobstore_moved *rows, size_t n,
+                                  const struct jobstore_err *err)
+{
+    if (err != NULL) {
+        log_warn("releasing a departed worker's jobs failed: %s; they are retried after their "
+                 "deadline",
+                 err->message);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        log_info("job %lld attempt %d released (worker gone): now %s", (long long)rows[i].id,
+                 rows[i].attempt, jobstore_status_name(rows[i].status));
+}
+
+/* The worker's connection closed: its running jobs go back for retry at once. */
+void scheduler_conn_closed(struct scheduler *s, struct conn *c)
+{
+    struct worker *w = c->worker;
+    if (w == NULL)
+        return;
+    size_t n = w->nrunning;
+    if (n > 0) {
+        int64_t *ids = malloc(n * sizeof(*ids));
+        int32_t *attempts = malloc(n * sizeof(*attempts));
+        size_t k = 0;
+        struct running *r;
+        if (ids != NULL && attempts != NULL)
+            TAILQ_FOREACH(r, &w->running, link)
+            {
+                ids[k] = r->id;
+                attempts[k++] = r->attempt;
+            }
+        log_info("conn %llu: worker gone with %zu running job(s); releasing them for retry",
+                 (unsigned long long)c->id, n);
+        if (k == 0 || jobstore_release(s->e->db, s->e->node, ids, attempts, k, true,
+                                       "the worker's connection closed during the attempt",
+                                       scheduler_on_released, s) != PGCONN_OK)
+            log_warn("conn %llu: cannot release its jobs now; they time out and retry",
+                     (unsigned long long)c->id);
+        free(ids);
+        free(attempts);
+    }
+    w->conn = NULL;
+    c->worker = NULL;
+    worker_free(w);
+    if (n > 0)
+        scheduler_slot_freed(s);
+}
+
+/* No more claims from now on. */
+void scheduler_stop(struct scheduler *s)
+{
+    s->stopped = true;
+    event_del(s->ev_run_at);
+    s->run_at_armed = 0;
+}
+
+/* Attempts running here. */
+size_t scheduler_running(const struct scheduler *s)
+{
+    return s->nrunning;
+}
+
+/* The stop's release committed (or failed). */
+static void scheduler_on_released_all(void *arg, const struct jobstore_moved *rows, size_t n,
+                                      const struct jobstore_err *err)
+{
+    struct scheduler *s = arg;
+    if (err != NULL)
+        log_warn("handing back running jobs at stop failed: %s; other daemons reclaim them "
+                 "after the lease",
+                 err->message);
+    else
+        log_info("handed back %zu running job(s) at stop; they run again elsewhere or later", n);
+    if (s->released != NULL)
+        s->released(s->released_arg);
+}
+
+/* ABANDON shutdown everywhere, then release every running job of this node. */
+void scheduler_release_all(struct scheduler *s, void (*done)(void *arg), void *arg)
+{
+    s->released = done;
+    s->released_arg = arg;
+    /* Dropping a connection frees its worker: look for the next attempt from the top. */
+    for (;;) {
+        struct worker *w;
+        struct running *r = NULL;
+        LIST_FOREACH(w, &s->workers, link)
+        if ((r = TAILQ_FIRST(&w->running)) != NULL)
+            break;
+        if (r == NULL)
+            break;
+        scheduler_drop(r, RS_ABANDON_SHUTDOWN);
+    }
+    if (jobstore_release(s->e->db, s->e->node, NULL, NULL, 0, false, NULL,
+                         scheduler_on_released_all, s) != PGCONN_OK) {
+        log_warn("cannot hand back running jobs at stop; other daemons reclaim them after the "
+                 "lease");
+        done(arg);
+    }
+}

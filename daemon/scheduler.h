@@ -1,0 +1,57 @@
+/*
+ * Claim and dispatch: the workers connected to this daemon (REGISTER: names and concurrency),
+ * the jobs running in them, one claim at a time for exactly their free capacity, DISPATCH
+ * after the claim commits, a deadline timer per running attempt (ABANDON timeout), the timer
+ * for the earliest known future run_at, and the release of a departed worker's jobs.
+ */
+#ifndef RESEOLIOD_SCHEDULER_H
+#define RESEOLIOD_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reseolio/msg.h"
+
+struct conn;
+struct engine;
+struct scheduler;
+
+/* Owner: the engine. NULL when memory ran out. */
+struct scheduler *scheduler_new(struct engine *e) __attribute__((warn_unused_result));
+void scheduler_free(struct scheduler *s);
+
+/* REGISTER of c: add its names, set its concurrency, answer OK, claim for it. Returns 0, or
+ * -1 when c was closed. */
+int scheduler_register(struct scheduler *s, struct conn *c, const struct rs_msg *msg)
+    __attribute__((warn_unused_result));
+
+/* c ACKed job id attempt: its slot is free again (whatever the store then says). */
+void scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt);
+
+/* Work for name (NULL: any) is due at run_at_ms: claim now, or arm the timer for then. */
+void scheduler_wake(struct scheduler *s, const char *name, size_t name_len, int64_t run_at_ms);
+
+/* Job id became final elsewhere (cancelled): ABANDON its attempt if it runs here. */
+void scheduler_job_final(struct scheduler *s, int64_t id);
+
+/* Expire this node's attempts past their deadline now (timer, sweep). */
+void scheduler_expire(struct scheduler *s);
+
+/* Claim at once and re-arm the run_at timer from the store (start, reconnect, sweep). */
+void scheduler_catch_up(struct scheduler *s);
+
+/* c closes: release its running jobs for retry at once and forget the worker. */
+void scheduler_conn_closed(struct scheduler *s, struct conn *c);
+
+/* Stop claiming (graceful stop). */
+void scheduler_stop(struct scheduler *s);
+
+/* Attempts dispatched here and not yet ACKed, timed out or released. */
+size_t scheduler_running(const struct scheduler *s);
+
+/* Stopping: ABANDON shutdown to every running attempt and hand all of the node's running jobs
+ * back (attempt not counted); done(arg) after the release committed or failed. */
+void scheduler_release_all(struct scheduler *s, void (*done)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,327 @@
+/*
+ * AWAIT: the clients waiting for jobs to become final, by job id. A final job is answered at
+ * once; otherwise the waiter stays until the job ends here (ACK) or anywhere (the completion
+ * NOTIFY, then a GET), its timeout passes, or its connection closes. Bounded per connection
+ * and in all.
+ */
+#include "waiters.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "conn.h"
+#include "engine.h"
+#include "log.h"
+
+/* Hash buckets by job id (a power of two). */
+#define WAITERS_BUCKETS 4096u
+
+/* Owner: the waiters table; on its bucket's list and its connection's list. */
+struct waiter {
+    LIST_ENTRY(waiter) bucket;     /* in waiters.buckets[job % WAITERS_BUCKETS] */
+    TAILQ_ENTRY(waiter) conn_link; /* in conn.waiters */
+    struct waiters *w;
+    struct conn *conn; /* not owned */
+    uint32_t rid;
+    int64_t job;
+    struct event *ev_timeout; /* NULL: waits until final */
+};
+
+LIST_HEAD(waiter_list, waiter);
+
+struct waiters {
+    struct engine *e; /* not owned */
+    struct waiter_list buckets[WAITERS_BUCKETS];
+    size_t count;
+};
+
+/* A GET in flight for an awaited job. Owner: the store callback. */
+struct waiters_lookup {
+    struct waiters *w;
+    int64_t job;
+};
+
+/* Make the table. */
+struct waiters *waiters_new(struct engine *e)
+{
+    struct waiters *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->e = e;
+    for (size_t i = 0; i < WAITERS_BUCKETS; i++)
+        LIST_INIT(&w->buckets[i]);
+    return w;
+}
+
+/* The bucket of a job id. */
+static struct waiter_list *waiters_bucket(struct waiters *w, int64_t job)
+{
+    return &w->buckets[(uint64_t)job & (WAITERS_BUCKETS - 1)];
+}
+
+/* Unlink and free one waiter (its reply was sent or is dropped). */
+static void waiter_free(struct waiter *x)
+{
+    LIST_REMOVE(x, bucket);
+    if (x->conn != NULL) {
+        TAILQ_REMOVE(&x->conn->waiters, x, conn_link);
+        x->conn->nwaiters--;
+    }
+    if (x->ev_timeout != NULL)
+        event_free(x->ev_timeout);
+    x->w->count--;
+    free(x);
+}
+
+/* Release everything (the connections are gone already). */
+void waiters_free(struct waiters *w)
+{
+    if (w == NULL)
+        return;
+    for (size_t i = 0; i < WAITERS_BUCKETS; i++) {
+        struct waiter *x;
+        while ((x = LIST_FIRST(&w->buckets[i])) != NULL)
+            waiter_free(x);
+    }
+    free(w);
+}
+
+/* Send COMPLETED for f with request id rid. */
+static int waiters_send_completed(struct conn *c, uint32_t rid, const struct waiters_final *f)
+{
+    struct rs_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RS_MSG_COMPLETED;
+    m.request_id = rid;
+    m.u.completed.job = (uint64_t)f->id;
+    m.u.completed.status = (enum rs_status)f->status;
+    m.u.completed.attempt = f->attempt > 0 ? (uint64_t)f->attempt : 0;
+    if (f->has_result)
+        m.u.completed.result = (struct rs_bytes){f->result != NULL ? f->result : (const void *)"",
+                                                 (uint32_t)f->result_len};
+    if (f->status == JOBSTORE_DEAD && f->error != NULL)
+        m.u.completed.error = (struct rs_str){f->error, (uint32_t)f->error_len};
+    return conn_send(c, &m);
+}
+
+/* Answer every waiter of f->id. */
+void waiters_job_final(struct waiters *w, const struct waiters_final *f)
+{
+    struct waiter_list *b = waiters_bucket(w, f->id);
+    struct waiter *x = LIST_FIRST(b), *next;
+    for (; x != NULL; x = next) {
+        next = LIST_NEXT(x, bucket);
+        if (x->job != f->id)
+            continue;
+        struct conn *c = x->conn;
+        uint32_t rid = x->rid;
+        waiter_free(x);
+        if (c != NULL && !c->closed && waiters_send_completed(c, rid, f) != 0)
+            log_debug("conn %llu: dropped while sending COMPLETED of job %lld",
+                      (unsigned long long)c->id, (long long)f->id);
+        /* A dropped connection freed its other waiters: start over from the bucket. */
+        next = LIST_FIRST(b);
+    }
+}
+
+/* Answer every waiter of job with ERROR code. */
+static void waiters_fail_job(struct waiters *w, int64_t job, enum rs_code code, const char *text)
+{
+    struct waiter_list *b = waiters_bucket(w, job);
+    struct waiter *x = LIST_FIRST(b), *next;
+    for (; x != NULL; x = next) {
+        next = LIST_NEXT(x, bucket);
+        if (x->job != job)
+            continue;
+        struct conn *c = x->conn;
+        uint32_t rid = x->rid;
+        waiter_free(x);
+        if (c != NULL && !c->closed &&
+            conn_send_error(c, rid, code, code == RS_E_UNAVAILABLE, "job %lld: %s", (long long)job,
+                            text) != 0)
+            log_debug("conn %llu: dropped while answering an AWAIT", (unsigned long long)c->id);
+        next = LIST_FIRST(b);
+    }
+}
+
+/* True when someone waits for job. */
+static bool waiters_has(struct waiters *w, int64_t job)
+{
+    struct waiter *x;
+    LIST_FOREACH(x, waiters_bucket(w, job), bucket)
+    if (x->job == job)
+        return true;
+    return false;
+}
+
+/* A GET for an awaited job came back: answer its waiters if it is final or unknown. */
+static void waiters_on_get(void *arg, const struct jobstore_job *job,
+                           const struct jobstore_err *err)
+{
+    struct waiters_lookup *l = arg;
+    struct waiters *w = l->w;
+    int64_t id = l->job;
+    free(l);
+    if (err != NULL) {
+        /* Still waiting: the sweep after the next reconnect looks again. */
+        log_warn("looking up awaited job %lld failed: %s; its waiters keep waiting", (long long)id,
+                 err->message);
+        return;
+    }
+    if (job == NULL) {
+        waiters_fail_job(w, id, RS_E_NOT_FOUND, "no such job");
+        return;
+    }
+    if (job->status != JOBSTORE_SUCCESS && job->status != JOBSTORE_DEAD &&
+        job->status != JOBSTORE_CANCELLED)
+        return;
+    struct waiters_final f = {
+        .id = job->id,
+        .status = job->status,
+        .attempt = job->attempt,
+        .has_result = job->has_result,
+        .result = job->result,
+        .result_len = job->result_len,
+        .error = job->error,
+        .error_len = job->error != NULL ? strlen(job->error) : 0,
+    };
+    waiters_job_final(w, &f);
+}
+
+/* Ask the store about job; its waiters are answered when it is final. */
+static void waiters_lookup(struct waiters *w, int64_t job)
+{
+    struct waiters_lookup *l = malloc(sizeof(*l));
+    if (l == NULL) {
+        waiters_fail_job(w, job, RS_E_INTERNAL, "out of memory");
+        return;
+    }
+    l->w = w;
+    l->job = job;
+    enum pgconn_status st = jobstore_get(w->e->db, job, waiters_on_get, l);
+    if (st != PGCONN_OK) {
+        free(l);
+        waiters_fail_job(w, job, RS_E_UNAVAILABLE, "the store cannot take the lookup now");
+    }
+}
+
+/* An AWAIT's timeout passed. */
+static void waiters_on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct waiter *x = arg;
+    struct conn *c = x->conn;
+    uint32_t rid = x->rid;
+    int64_t job = x->job;
+    waiter_free(x);
+    if (c != NULL && !c->closed &&
+        conn_send_error(c, rid, RS_E_TIMEOUT, true, "job %lld is not final yet", (long long)job) !=
+            0)
+        log_debug("conn %llu: dropped while answering an AWAIT", (unsigned long long)c->id);
+}
+
+/* Register the waiter first, then look the job up: a completion between the two is not lost. */
+int waiters_await(struct waiters *w, struct conn *c, const struct rs_msg *msg)
+{
+    const struct rs_job_ref *r = &msg->u.ref;
+    if (r->job > INT64_MAX)
+        return conn_send_error(c, msg->request_id, RS_E_NOT_FOUND, false, "no job %llu",
+                               (unsigned long long)r->job);
+    if (c->nwaiters >= WAITERS_MAX_PER_CONN || w->count >= WAITERS_MAX)
+        return conn_send_error(c, msg->request_id, RS_E_LIMIT, true,
+                               "too many AWAITs waiting (%u on this connection, %zu in all)",
+                               c->nwaiters, w->count);
+    struct waiter *x = calloc(1, sizeof(*x));
+    if (x == NULL)
+        return conn_send_error(c, msg->request_id, RS_E_INTERNAL, true, "out of memory");
+    x->w = w;
+    x->conn = c;
+    x->rid = msg->request_id;
+    x->job = (int64_t)r->job;
+    if (r->has & RS_HAS_AWAIT_TIMEOUT) {
+        uint64_t ms = r->timeout_ms > 86400000ull * 365 ? 86400000ull * 365 : r->timeout_ms;
+        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+        x->ev_timeout = evtimer_new(w->e->base, waiters_on_timeout, x);
+        if (x->ev_timeout == NULL || evtimer_add(x->ev_timeout, &tv) != 0) {
+            if (x->ev_timeout != NULL)
+                event_free(x->ev_timeout);
+            free(x);
+            return conn_send_error(c, msg->request_id, RS_E_INTERNAL, true, "out of memory");
+        }
+    }
+    LIST_INSERT_HEAD(waiters_bucket(w, x->job), x, bucket);
+    TAILQ_INSERT_TAIL(&c->waiters, x, conn_link);
+    c->nwaiters++;
+    w->count++;
+    waiters_lookup(w, x->job);
+    return c->closed ? -1 : 0;
+}
+
+/* Look up those of ids that somebody awaits. */
+void waiters_jobs_done(struct waiters *w, const int64_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (waiters_has(w, ids[i]))
+            waiters_lookup(w, ids[i]);
+}
+
+/* Look up every awaited job once. */
+void waiters_recheck(struct waiters *w)
+{
+    if (w->count == 0)
+        return;
+    log_info("re-checking %zu AWAIT(s): completions may have been missed", w->count);
+    /* Ids first: a failed lookup answers (and frees) waiters, which the walk must not see. */
+    int64_t *ids = malloc(w->count * sizeof(*ids));
+    if (ids == NULL) {
+        log_error("out of memory re-checking AWAITs; they wait for the next notification");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < WAITERS_BUCKETS; i++) {
+        struct waiter *x, *y;
+        LIST_FOREACH(x, &w->buckets[i], bucket)
+        {
+            bool seen = false;
+            for (y = LIST_FIRST(&w->buckets[i]); y != x; y = LIST_NEXT(y, bucket))
+                if (y->job == x->job)
+                    seen = true;
+            if (!seen)
+                ids[n++] = x->job;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        waiters_lookup(w, ids[i]);
+    free(ids);
+}
+
+/* Drop the waiters of a closing connection. */
+void waiters_conn_closed(struct waiters *w, struct conn *c)
+{
+    struct waiter *x;
+    while ((x = TAILQ_FIRST(&c->waiters)) != NULL)
+        waiter_free(x);
+}
+
+/* Answer every waiter with shutting_down. */
+void waiters_shutdown(struct waiters *w)
+{
+    for (size_t i = 0; i < WAITERS_BUCKETS; i++) {
+        struct waiter *x;
+        while ((x = LIST_FIRST(&w->buckets[i])) != NULL) {
+            struct conn *c = x->conn;
+            uint32_t rid = x->rid;
+            waiter_free(x);
+            if (c != NULL && !c->closed &&
+                conn_send_error(c, rid, RS_E_SHUTTING_DOWN, true, "the daemon is stopping") != 0)
+                log_debug("conn %llu: dropped while answering an AWAIT", (unsigned long long)c->id);
+        }
+    }
+}
+
+/* Waiters registered now. */
+size_t waiters_count(const struct waiters *w)
+{
+    return w->count;
+}
