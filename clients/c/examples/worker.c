@@ -49,7 +49,7 @@ static int read_two_ints(const uint8_t *args, size_t len, int64_t *a, int64_t *b
     size_t off = 0;
     if (msgpack_unpack_next(&u, (const char *)args, len, &off) == MSGPACK_UNPACK_SUCCESS &&
         off == len && u.data.type == MSGPACK_OBJECT_ARRAY && u.data.via.array.size == 2) {
-        int64_t v[2];
+        int64_t v[2] = {0, 0};
         rc = 0;
         for (int i = 0; i < 2; i++) {
             const msgpack_object *o = &u.data.via.array.ptr[i];
