@@ -434,7 +434,9 @@ RS_CLIENT_API enum rs_client_status rs_worker_set_concurrency(struct rs_client *
  * them, and returns RS_CLIENT_OK; jobs dispatched but not started stay queued (the next
  * rs_worker_run runs them; closing the client releases them to other workers). Returns a
  * failure when the connection broke (the running handlers are told to stop, and are waited
- * for). Callbacks of non-blocking calls run from here too. Not from a callback.
+ * for). An ACK the daemon answers with ERROR (stale_attempt, unavailable) is not resent: the
+ * daemon's timeout retries that attempt. Callbacks of non-blocking calls run from here too.
+ * Not from a callback.
  */
 RS_CLIENT_API enum rs_client_status rs_worker_run(struct rs_client *c) RS_CLIENT_MUST_CHECK;
 
