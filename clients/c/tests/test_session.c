@@ -4,8 +4,10 @@
  * session, a client closed inside its own callback, and the bounds of its queues.
  */
 #include <criterion/criterion.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clienttest.h"
 
@@ -454,5 +456,54 @@ Test(session, closing_with_calls_in_flight_calls_back_with_closed)
         cr_expect_eq(g[i].calls, 1);
         cr_expect_eq(g[i].status, RS_CLIENT_E_CLOSED);
     }
+    ct_finish(&p);
+}
+
+/* Reads nothing until the test says so, then answers every ENQUEUE. */
+static atomic_bool start_reading;
+static atomic_int enqueues_sent;
+
+static void script_slow_reader(struct fakepeer *p, void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&start_reading))
+        usleep(1000);
+    for (int n = 0; n < atomic_load(&enqueues_sent); n++) {
+        struct fp_msg m;
+        if (!fp_expect(p, RS_MSG_ENQUEUE, &m))
+            return;
+        fp_check(p, m.m.u.enqueue.args.len == 512 * 1024, "args arrive whole");
+        fp_send_enqueued(p, m.m.request_id, (uint64_t)n + 1, false);
+        fp_msg_free(&m);
+    }
+    fp_wait_closed(p);
+}
+
+Test(session, output_the_daemon_does_not_read_is_bounded_then_drains)
+{
+    struct fakepeer p;
+    atomic_store(&start_reading, false);
+    struct rs_client *c = ct_connect(&p, script_slow_reader, NULL, 0, 0);
+    size_t len = 512 * 1024;
+    uint8_t *args = calloc(1, len);
+    static struct got g[64];
+    int sent = 0;
+    enum rs_client_status st = RS_CLIENT_OK;
+    while (sent < 64 &&
+           (st = rs_enqueue_async(c, "t:big", args, len, NULL, on_reply, &g[sent])) == RS_CLIENT_OK)
+        sent++;
+    cr_expect_eq(st, RS_CLIENT_E_LIMIT, "the output queue must refuse at some point");
+    cr_expect(strstr(rs_client_errmsg(c), "not written yet") != NULL, "%s", rs_client_errmsg(c));
+    cr_expect_lt(sent, 64);
+    cr_expect(rs_client_want_write(c), "output is waiting for the socket");
+    atomic_store(&enqueues_sent, sent);
+    atomic_store(&start_reading, true);
+    callback_count = 0;
+    cr_assert_eq(ct_pump(c, &callback_count, sent), RS_CLIENT_OK, "%s", rs_client_errmsg(c));
+    cr_expect_not(rs_client_want_write(c));
+    for (int i = 0; i < sent; i++)
+        cr_expect(g[i].calls == 1 && g[i].status == RS_CLIENT_OK && g[i].job == (uint64_t)i + 1);
+    free(args);
+    rs_client_close(c);
     ct_finish(&p);
 }
