@@ -171,6 +171,8 @@ static void conn_process(struct conn *c)
     for (int i = 0; i < CONN_FRAMES_PER_WAKE; i++) {
         if (c->closed || c->state == CONN_CLOSING)
             return;
+        if (c->held != NULL)
+            return; /* a job request waits for the storage; the rest stays in the socket */
         if (c->nrequests >= REQUEST_MAX_PER_CONN) {
             /* Backpressure: leave the rest in the socket until replies go out. */
             if (!c->input_paused)
@@ -242,7 +244,7 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
 /* Replies went out: read again, starting with what is buffered already. */
 void conn_resume_input(struct conn *c)
 {
-    if (!c->input_paused || c->closed || c->state == CONN_CLOSING)
+    if (!c->input_paused || c->held != NULL || c->closed || c->state == CONN_CLOSING)
         return;
     c->input_paused = false;
     if (!c->peer_eof && event_add(c->ev_read, NULL) != 0) {
@@ -339,5 +341,6 @@ void conn_free(struct conn *c)
         event_free(c->ev_timer);
     rs_reader_free(&c->in);
     rs_buf_free(&c->out);
+    free(c->held);
     free(c);
 }

@@ -48,7 +48,9 @@ struct conn {
     struct rs_reader in;
     struct rs_buf out; /* limit: conn_out_cap(); a client that lets it fill is dropped */
     uint32_t bad_bodies;
-    bool input_paused;              /* too many requests outstanding: not reading until some end */
+    bool input_paused; /* too many requests outstanding: not reading until some end */
+    uint8_t *held;     /* a job request kept while the storage boots; owned */
+    uint32_t held_len;
     struct request_list requests;   /* answered later; not owned (see request.h) */
     uint32_t nrequests;             /* length of requests */
     struct worker *worker;          /* owned by the scheduler; NULL until REGISTER */

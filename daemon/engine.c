@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "boot.h"
 #include "completer.h"
 #include "conn.h"
 #include "enqueuer.h"
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "scheduler.h"
 #include "server.h"
+#include "session.h"
 #include "stmts.h"
 #include "waiters.h"
 
@@ -195,7 +197,75 @@ static void engine_on_db_ready(void *arg, bool reconnect)
     e->db_ready_once = true;
 }
 
-/* Connect and start the heartbeat and sweep. */
+/* Handle the job requests kept while the storage booted. */
+static void engine_replay_held(struct engine *e)
+{
+    struct conn *c, *next;
+    for (c = TAILQ_FIRST(&e->server->conns); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, link);
+        session_replay(c);
+    }
+}
+
+/* True while the storage has not booted yet and no attempt failed. */
+bool engine_booting(const struct engine *e)
+{
+    return e->db == NULL && !e->boot_failed && !e->stopping;
+}
+
+/* The storage is ready: connect, register the node, start the sweep. */
+static void engine_on_boot(void *arg, const char *conninfo)
+{
+    struct engine *e = arg;
+    if (e->stopping)
+        return;
+    if (conninfo == NULL) {
+        e->boot_failed = true;
+        engine_replay_held(e);
+        return;
+    }
+    struct pgconn_config cfg = {
+        .conninfo = conninfo,
+        .schema = e->schema,
+        .preps = stmts_table,
+        .npreps = STMT_COUNT,
+        .on_ready = engine_on_db_ready,
+        .on_down = engine_on_down,
+        .arg = e,
+    };
+    const char *channels[] = {e->schema};
+    struct pgconn_config lcfg = {
+        .conninfo = conninfo,
+        .schema = e->schema,
+        .channels = channels,
+        .nchannels = 1,
+        .on_ready = engine_on_listen_ready,
+        .on_down = engine_on_down,
+        .on_notify = engine_on_notify,
+        .arg = e,
+    };
+    e->db = pgconn_new(e->base, &cfg);
+    e->listen = e->db != NULL ? pgconn_new(e->base, &lcfg) : NULL;
+    struct timeval tv = {ENGINE_SWEEP_MS / 1000, (ENGINE_SWEEP_MS % 1000) * 1000};
+    /* The node row must exist before any claim names it; the pipeline keeps this order. */
+    if (e->db == NULL || e->listen == NULL ||
+        jobstore_node_beat(e->db, e->node, e->host, (int32_t)getpid(), engine_on_beat, e) !=
+            PGCONN_OK ||
+        event_add(e->ev_sweep, &tv) != 0) {
+        log_error("out of memory starting the job engine; job requests stay unavailable");
+        if (e->listen != NULL)
+            pgconn_free(e->listen);
+        if (e->db != NULL)
+            pgconn_free(e->db);
+        e->db = e->listen = NULL;
+        return;
+    }
+    log_info("job engine ready: node %s serves jobs from schema \"%s\"", e->node_hex, e->schema);
+    e->boot_failed = false;
+    engine_replay_held(e);
+}
+
+/* Make the modules and start the storage boot. */
 int engine_new(struct engine **out, struct server *s, const struct engine_opts *opts, char *err,
                size_t errlen)
 {
@@ -230,37 +300,16 @@ int engine_new(struct engine **out, struct server *s, const struct engine_opts *
         e->ev_sweep == NULL)
         goto nomem;
 
-    struct pgconn_config cfg = {
-        .conninfo = opts->conninfo,
-        .schema = opts->schema,
-        .preps = stmts_table,
-        .npreps = STMT_COUNT,
-        .on_ready = engine_on_db_ready,
-        .on_down = engine_on_down,
-        .arg = e,
-    };
-    e->db = pgconn_new(e->base, &cfg);
-    const char *channels[] = {opts->schema};
-    struct pgconn_config lcfg = {
-        .conninfo = opts->conninfo,
-        .schema = opts->schema,
-        .channels = channels,
-        .nchannels = 1,
-        .on_ready = engine_on_listen_ready,
-        .on_down = engine_on_down,
-        .on_notify = engine_on_notify,
-        .arg = e,
-    };
-    e->listen = pgconn_new(e->base, &lcfg);
-    if (e->db == NULL || e->listen == NULL)
+    e->schema = strdup(opts->schema);
+    if (e->schema == NULL)
         goto nomem;
-
-    /* The node row must exist before any claim names it; the pipeline keeps this order. */
-    if (jobstore_node_beat(e->db, e->node, e->host, (int32_t)getpid(), engine_on_beat, e) !=
-        PGCONN_OK)
-        goto nomem;
-    struct timeval tv = {ENGINE_SWEEP_MS / 1000, (ENGINE_SWEEP_MS % 1000) * 1000};
-    if (event_add(e->ev_sweep, &tv) != 0)
+    struct boot_opts bo = {
+        .storage = opts->storage,
+        .state_dir = opts->state_dir,
+        .schema = opts->schema,
+        .display = opts->display,
+    };
+    if (boot_start(&e->boot, e->base, &bo, engine_on_boot, e) != 0)
         goto nomem;
     *out = e;
     return 0;
@@ -277,6 +326,10 @@ int engine_handle(struct engine *e, struct conn *c, const struct rs_msg *msg)
     if (e->stopping && msg->type != RS_MSG_ACK)
         return conn_send_error(c, msg->request_id, RS_E_SHUTTING_DOWN, true,
                                "the daemon is stopping");
+    if (e->db == NULL && msg->type != RS_MSG_REGISTER)
+        return conn_send_error(c, msg->request_id, RS_E_UNAVAILABLE, true,
+                               "%s: the storage is not ready yet (starting or unreachable)",
+                               rs_msg_type_name(msg->type));
     switch (msg->type) {
     case RS_MSG_ENQUEUE:
         return enqueuer_add(e->enqueuer, c, msg);
@@ -389,6 +442,13 @@ void engine_stop(struct engine *e, void (*on_stopped)(void *arg), void *arg)
     e->stop_phase = 1;
     scheduler_stop(e->scheduler);
     event_del(e->ev_sweep);
+    if (e->db == NULL) {
+        /* Nothing ever ran here. */
+        e->stop_phase = 3;
+        if (on_stopped != NULL)
+            on_stopped(arg);
+        return;
+    }
     e->ev_stop = evtimer_new(e->base, engine_on_stop_timer, e);
     if (e->ev_stop == NULL) {
         engine_stop_release(e);
@@ -416,6 +476,9 @@ void engine_free(struct engine *e)
         pgconn_free(e->db);
     if (e->listen != NULL)
         pgconn_free(e->listen);
+    /* Joins a boot in progress and stops the private cluster: after the sessions ended. */
+    boot_free(e->boot);
+    free(e->schema);
     enqueuer_free(e->enqueuer);
     completer_free(e->completer);
     waiters_free(e->waiters);

@@ -22,6 +22,7 @@ struct completer;
 struct scheduler;
 struct waiters;
 struct jobstore_err;
+struct boot;
 
 #define ENGINE_MUST_CHECK __attribute__((warn_unused_result))
 
@@ -36,8 +37,10 @@ struct jobstore_err;
 
 /* What the engine needs to start; strings are copied. */
 struct engine_opts {
-    const char *conninfo;       /* may hold a password: never logged */
-    const char *schema;         /* migrated already */
+    const char *storage;   /* NULL: the private cluster; may hold a password: never logged */
+    const char *state_dir; /* the private cluster's home, NULL: the default */
+    const char *display;   /* the storage without password, for logs */
+    const char *schema;
     const char *node_hex;       /* the node id, 32 hex digits */
     uint32_t shutdown_grace_ms; /* running jobs get this long to ACK when stopping */
 };
@@ -46,8 +49,10 @@ struct engine_opts {
 struct engine {
     struct event_base *base; /* not owned */
     struct server *server;   /* not owned */
-    struct pgconn *db;       /* every statement; owned */
+    struct boot *boot;       /* private cluster + migrations, in a thread; owned */
+    struct pgconn *db;       /* every statement; owned; NULL until the boot is done */
     struct pgconn *listen;   /* LISTEN on the schema's channel; owned */
+    char *schema;            /* owned copy */
     uint8_t node[16];        /* this daemon's node id, the owner of its leases */
     char node_hex[33];
     char host[256];
@@ -59,13 +64,16 @@ struct engine {
     struct event *ev_sweep;      /* heartbeat + safety sweep, every ENGINE_SWEEP_MS */
     struct event *ev_stop;       /* the end of the shutdown grace, then a hard deadline */
     bool db_ready_once;          /* the work connection was set up at least once */
+    bool boot_failed;            /* a boot attempt failed: answer "unavailable", do not wait */
     bool stopping;               /* engine_stop ran: no claims */
     int stop_phase;              /* 0 running, 1 grace, 2 releasing, 3 done */
     void (*on_stopped)(void *arg);
     void *on_stopped_arg;
 };
 
-/* Connect (asynchronously) and start the heartbeat and sweep. Returns 0, or -1 with err. */
+/* Start the storage boot (a thread); when it is done, connect (asynchronously) and start the
+ * heartbeat and sweep. Until then job requests are answered "unavailable" (retryable) and
+ * REGISTER is kept. Returns 0, or -1 with err. */
 ENGINE_MUST_CHECK int engine_new(struct engine **out, struct server *s,
                                  const struct engine_opts *opts, char *err, size_t errlen);
 
@@ -79,6 +87,9 @@ void engine_conn_closed(struct engine *e, struct conn *c);
 /* Graceful stop: stop claiming, give running jobs the grace to ACK, release the rest, answer
  * waiters with shutting_down, remove the node row; then on_stopped(arg). */
 void engine_stop(struct engine *e, void (*on_stopped)(void *arg), void *arg);
+
+/* True while the first storage boot is in progress: job requests wait (session.c keeps them). */
+bool engine_booting(const struct engine *e);
 
 /* Stopping, the last running attempt ended: the grace may end early. */
 void engine_stop_check(struct engine *e);

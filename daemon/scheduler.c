@@ -233,6 +233,8 @@ static void scheduler_on_expired(void *arg, const struct jobstore_moved *rows, s
 /* Expire this node's attempts past their deadline (and others' after the grace). */
 void scheduler_expire(struct scheduler *s)
 {
+    if (s->e->db == NULL)
+        return;
     enum pgconn_status st = jobstore_expire(s->e->db, s->e->node, ENGINE_EXPIRE_GRACE_MS,
                                             ENGINE_MOVE_LIMIT, scheduler_on_expired, s);
     if (st != PGCONN_OK)
@@ -373,7 +375,7 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
 /* Claim, for every name served, as many due jobs as the free slots of its workers. */
 static void scheduler_claim(struct scheduler *s)
 {
-    if (s->stopped)
+    if (s->stopped || s->e->db == NULL)
         return;
     if (s->claim_inflight) {
         s->claim_again = true;
@@ -464,7 +466,7 @@ static void scheduler_on_next(void *arg, bool has, int64_t run_at_ms,
 /* Ask the store for the earliest future run_at of the names served here. */
 static void scheduler_next_run_at(struct scheduler *s)
 {
-    if (s->stopped || s->next_inflight)
+    if (s->stopped || s->next_inflight || s->e->db == NULL)
         return;
     size_t n = 0;
     struct worker *w;

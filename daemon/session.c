@@ -4,6 +4,7 @@
  */
 #include "session.h"
 
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,16 +116,55 @@ static int session_on_hello(struct conn *c, const struct rs_msg *msg)
     return 0;
 }
 
+static int session_hold(struct conn *c);
+
 /* A request the job engine serves. */
 static int session_on_engine_request(struct conn *c, const struct rs_msg *msg)
 {
     struct engine *e = c->server->engine;
+    if (e != NULL && engine_booting(e) && msg->type != RS_MSG_REGISTER)
+        return session_hold(c);
     if (e == NULL)
         return conn_send_error(c, msg->request_id, RS_E_UNAVAILABLE, true,
                                "%s: the job engine is not running", rs_msg_type_name(msg->type));
     if (engine_handle(e, c, msg) != 0 || c->closed)
         return -1;
     return 0;
+}
+
+/* The frame being handled now, so that a job request can be kept while the storage boots. */
+static const uint8_t *session_body;
+static uint32_t session_body_len;
+
+/* Keep the current frame and stop reading c until the storage is ready (session_replay). */
+static int session_hold(struct conn *c)
+{
+    c->held = malloc(session_body_len);
+    if (c->held == NULL) {
+        conn_close(c, "out of memory keeping a request while the storage boots");
+        return -1;
+    }
+    memcpy(c->held, session_body, session_body_len);
+    c->held_len = session_body_len;
+    c->input_paused = true;
+    event_del(c->ev_read);
+    log_debug("conn %llu: a job request waits for the storage to be ready",
+              (unsigned long long)c->id);
+    return -1;
+}
+
+/* The storage is ready (or failed to boot): handle c's kept request, then read on. */
+void session_replay(struct conn *c)
+{
+    if (c->held == NULL || c->closed)
+        return;
+    uint8_t *body = c->held;
+    uint32_t len = c->held_len;
+    c->held = NULL;
+    int rc = session_handle_frame(c, body, len);
+    free(body);
+    if (rc == 0 && !c->closed)
+        conn_resume_input(c);
 }
 
 /* Route one decoded message by state and type; -1 when the connection is closing. */
@@ -201,6 +241,8 @@ int session_handle_frame(struct conn *c, const uint8_t *body, uint32_t len)
         }
         return 0;
     }
+    session_body = body;
+    session_body_len = len;
     int rc_dispatch = session_dispatch(c, &msg);
     rs_msg_free(&msg);
     return rc_dispatch;

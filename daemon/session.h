@@ -17,4 +17,8 @@ struct conn;
 int session_handle_frame(struct conn *c, const uint8_t *body, uint32_t len)
     __attribute__((warn_unused_result));
 
+/* The storage became ready (or failed to boot): handle the job request kept on c, if any,
+ * and resume reading. */
+void session_replay(struct conn *c);
+
 #endif

@@ -24,6 +24,8 @@ void fx_start(struct fixture *f, const char *prefix, const char *const *extra)
     args[n] = NULL;
     struct daemon_opts o = {.args = args};
     cr_assert_eq(daemon_proc_start(&f->d, &o), 0, "the daemon did not get ready");
+    cr_assert(daemon_proc_wait_log(&f->d, "job engine ready", DAEMON_PROC_TIMEOUT_MS),
+              "the job engine did not get ready");
 }
 
 /* SIGTERM and clean up. */

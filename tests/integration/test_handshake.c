@@ -210,6 +210,7 @@ Test(handshake, same_storage_written_differently_is_accepted, .init = start_with
 
 Test(handshake, engine_requests_are_served_after_the_handshake, .init = start_default, .fini = stop)
 {
+    cr_assert(daemon_proc_wait_log(&dmn, "job engine ready", DAEMON_PROC_TIMEOUT_MS));
     int fd = wire_connect(dmn.socket);
     cr_assert_geq(fd, 0);
     cr_assert_eq(wire_handshake(fd), 0);
