@@ -30,6 +30,9 @@ enum config_key {
     KEY_MAX_CONNECTIONS,
     KEY_STATE_DIR,
     KEY_SHUTDOWN_GRACE,
+    KEY_HEARTBEAT,
+    KEY_LEASE,
+    KEY_UNAVAILABLE,
     KEY_COUNT,
 };
 
@@ -45,6 +48,9 @@ static const struct {
     [KEY_MAX_CONNECTIONS] = {"max-connections", "RESEOLIO_MAX_CONNECTIONS"},
     [KEY_STATE_DIR] = {"state-dir", "RESEOLIO_STATE_DIR"},
     [KEY_SHUTDOWN_GRACE] = {"shutdown-grace-ms", "RESEOLIO_SHUTDOWN_GRACE_MS"},
+    [KEY_HEARTBEAT] = {"heartbeat-ms", "RESEOLIO_HEARTBEAT_MS"},
+    [KEY_LEASE] = {"lease-ms", "RESEOLIO_LEASE_MS"},
+    [KEY_UNAVAILABLE] = {"unavailable-ms", "RESEOLIO_UNAVAILABLE_MS"},
 };
 
 enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_KEY_BASE = 256 };
@@ -70,6 +76,14 @@ static const char config_usage[] =
     "                                                            [RESEOLIO_MAX_CONNECTIONS]\n"
     "  --shutdown-grace-ms MS time running jobs get to finish at SIGTERM, 0..3600000\n"
     "                         (default 10000)               [RESEOLIO_SHUTDOWN_GRACE_MS]\n"
+    "  --heartbeat-ms MS      heartbeat and safety sweep period, 50..600000\n"
+    "                         (default 5000)                     [RESEOLIO_HEARTBEAT_MS]\n"
+    "  --lease-ms MS          a daemon silent this long loses its running jobs to the\n"
+    "                         others; > 2 x heartbeat, ..3600000 (default 30000)\n"
+    "                                                            [RESEOLIO_LEASE_MS]\n"
+    "  --unavailable-ms MS    a request that waits this long for PostgreSQL is answered\n"
+    "                         unavailable (retryable), 100..3600000 (default 10000)\n"
+    "                                                            [RESEOLIO_UNAVAILABLE_MS]\n"
     "  --help                 print this and exit\n"
     "  --version              print the version and exit\n"
     "\n"
@@ -184,6 +198,28 @@ static int config_apply(struct config *cfg, enum config_key key, const char *val
             return -1;
         }
         return 0;
+    case KEY_HEARTBEAT:
+        if (config_parse_uint(value, CONFIG_HEARTBEAT_MIN, CONFIG_HEARTBEAT_LIMIT,
+                              &cfg->heartbeat_ms) != 0) {
+            snprintf(err, errlen, "%s: heartbeat must be an integer in %u..%u (ms)", origin,
+                     CONFIG_HEARTBEAT_MIN, CONFIG_HEARTBEAT_LIMIT);
+            return -1;
+        }
+        return 0;
+    case KEY_LEASE:
+        if (config_parse_uint(value, 1, CONFIG_LEASE_LIMIT, &cfg->lease_ms) != 0) {
+            snprintf(err, errlen, "%s: lease must be an integer in 1..%u (ms)", origin,
+                     CONFIG_LEASE_LIMIT);
+            return -1;
+        }
+        return 0;
+    case KEY_UNAVAILABLE:
+        if (config_parse_uint(value, 100, CONFIG_UNAVAILABLE_LIMIT, &cfg->unavailable_ms) != 0) {
+            snprintf(err, errlen, "%s: unavailable wait must be an integer in 100..%u (ms)", origin,
+                     CONFIG_UNAVAILABLE_LIMIT);
+            return -1;
+        }
+        return 0;
     case KEY_COUNT:
         break;
     }
@@ -213,6 +249,9 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     cfg->max_frame = RS_MAX_FRAME_DEFAULT;
     cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
     cfg->shutdown_grace_ms = CONFIG_SHUTDOWN_GRACE_DEFAULT;
+    cfg->heartbeat_ms = CONFIG_HEARTBEAT_DEFAULT;
+    cfg->lease_ms = CONFIG_LEASE_DEFAULT;
+    cfg->unavailable_ms = CONFIG_UNAVAILABLE_DEFAULT;
     if (config_set_string(&cfg->schema, CONFIG_SCHEMA_DEFAULT) != 0)
         goto nomem;
 
@@ -260,6 +299,14 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     }
     if (optind < argc) {
         snprintf(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+        return CONFIG_INVALID;
+    }
+
+    if ((uint64_t)cfg->lease_ms <= 2 * (uint64_t)cfg->heartbeat_ms) {
+        snprintf(err, errlen,
+                 "lease (%u ms) must be more than twice the heartbeat (%u ms): one late beat "
+                 "must not cost a live daemon its jobs",
+                 cfg->lease_ms, cfg->heartbeat_ms);
         return CONFIG_INVALID;
     }
 

@@ -15,6 +15,13 @@
 #define CONFIG_MAX_CONNECTIONS_LIMIT   65536u
 #define CONFIG_SHUTDOWN_GRACE_DEFAULT  10000u
 #define CONFIG_SHUTDOWN_GRACE_LIMIT    3600000u
+#define CONFIG_HEARTBEAT_DEFAULT       5000u
+#define CONFIG_HEARTBEAT_MIN           50u
+#define CONFIG_HEARTBEAT_LIMIT         600000u
+#define CONFIG_LEASE_DEFAULT           30000u
+#define CONFIG_LEASE_LIMIT             3600000u
+#define CONFIG_UNAVAILABLE_DEFAULT     10000u
+#define CONFIG_UNAVAILABLE_LIMIT       3600000u
 
 /* Owner: main; release with config_free. Strings are malloc'd. */
 struct config {
@@ -26,6 +33,9 @@ struct config {
     uint32_t max_frame;         /* frame body limit announced in WELCOME */
     uint32_t max_connections;   /* connections served at once */
     uint32_t shutdown_grace_ms; /* running jobs get this long to ACK at a graceful stop */
+    uint32_t heartbeat_ms;      /* heartbeat and safety sweep period */
+    uint32_t lease_ms;          /* a node silent this long loses its running jobs */
+    uint32_t unavailable_ms;    /* a request waiting this long for PostgreSQL gets unavailable */
 };
 
 enum config_result {

@@ -87,7 +87,7 @@ static void engine_on_beat(void *arg, size_t count, const struct jobstore_err *e
     if (err != NULL)
         log_warn("heartbeat failed: %s; if it keeps failing for %d s other daemons take this "
                  "node's running jobs",
-                 err->message, ENGINE_NODE_LAPSE_MS / 1000);
+                 err->message, ((struct engine *)arg)->lapse_ms / 1000);
 }
 
 /* Reclaim of lapsed nodes' jobs came back. */
@@ -111,7 +111,7 @@ static void engine_on_pruned(void *arg, size_t count, const struct jobstore_err 
         log_info("removed %zu lapsed node row(s)", count);
 }
 
-/* Every ENGINE_SWEEP_MS: heartbeat, reclaim, expiry, catch-up claim. */
+/* Every sweep_ms: heartbeat, reclaim, expiry, catch-up claim. */
 static void engine_on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     struct engine *e = arg;
@@ -121,7 +121,7 @@ static void engine_on_sweep(evutil_socket_t fd, short what, void *arg)
     if (jobstore_node_beat(e->db, e->node, e->host, (int32_t)getpid(), engine_on_beat, e) !=
         PGCONN_OK)
         log_warn("cannot send the heartbeat now; trying at the next sweep");
-    if (jobstore_reclaim(e->db, ENGINE_NODE_LAPSE_MS, ENGINE_MOVE_LIMIT,
+    if (jobstore_reclaim(e->db, (int64_t)e->lapse_ms, ENGINE_MOVE_LIMIT,
                          "the daemon running the attempt stopped heartbeating", engine_on_reclaimed,
                          e) != PGCONN_OK)
         log_debug("cannot send the reclaim now");
@@ -188,12 +188,51 @@ static void engine_on_down(void *arg, const char *why)
     log_warn("PostgreSQL session lost: %s; reconnecting (requests wait, bounded)", why);
 }
 
+/* While the work session is down, how often requests that arrived meanwhile are failed once
+ * the outage has lasted unavailable_ms. */
+#define ENGINE_OUTAGE_TICK_MS 250
+
+/* ev_outage: the work session has been down for unavailable_ms (then every tick): answer what
+ * waits for it with "unavailable" rather than keep it waiting through the outage. */
+static void engine_on_outage(evutil_socket_t fd, short what, void *arg)
+{
+    struct engine *e = arg;
+    if (e->db == NULL || pgconn_ready(e->db))
+        return;
+    if (!e->outage)
+        log_warn("PostgreSQL unreachable for %u ms: requests get \"unavailable\" (retryable) "
+                 "until it is back",
+                 e->unavailable_ms);
+    e->outage = true;
+    char err[128];
+    snprintf(err, sizeof(err), "PostgreSQL is unreachable (for more than %u ms)",
+             e->unavailable_ms);
+    pgconn_fail_waiting(e->db, err);
+    struct timeval tv = {0, ENGINE_OUTAGE_TICK_MS * 1000};
+    event_add(e->ev_outage, &tv);
+}
+
+/* The work session ended (or an attempt to open one failed): bound the wait of requests. */
+static void engine_on_db_down(void *arg, const char *why)
+{
+    struct engine *e = arg;
+    engine_on_down(arg, why);
+    if (e->unavailable_ms == 0 || e->ev_outage == NULL || e->outage ||
+        event_pending(e->ev_outage, EV_TIMEOUT, NULL))
+        return;
+    struct timeval tv = {e->unavailable_ms / 1000, (suseconds_t)(e->unavailable_ms % 1000) * 1000};
+    event_add(e->ev_outage, &tv);
+}
+
 /* The work session is up. */
 static void engine_on_db_ready(void *arg, bool reconnect)
 {
     struct engine *e = arg;
     if (reconnect)
         log_info("PostgreSQL session re-established");
+    if (e->ev_outage != NULL)
+        event_del(e->ev_outage);
+    e->outage = false;
     e->db_ready_once = true;
 }
 
@@ -230,7 +269,7 @@ static void engine_on_boot(void *arg, const char *conninfo)
         .preps = stmts_table,
         .npreps = STMT_COUNT,
         .on_ready = engine_on_db_ready,
-        .on_down = engine_on_down,
+        .on_down = engine_on_db_down,
         .arg = e,
     };
     const char *channels[] = {e->schema};
@@ -246,7 +285,7 @@ static void engine_on_boot(void *arg, const char *conninfo)
     };
     e->db = pgconn_new(e->base, &cfg);
     e->listen = e->db != NULL ? pgconn_new(e->base, &lcfg) : NULL;
-    struct timeval tv = {ENGINE_SWEEP_MS / 1000, (ENGINE_SWEEP_MS % 1000) * 1000};
+    struct timeval tv = {e->sweep_ms / 1000, (suseconds_t)(e->sweep_ms % 1000) * 1000};
     /* The node row must exist before any claim names it; the pipeline keeps this order. */
     if (e->db == NULL || e->listen == NULL ||
         jobstore_node_beat(e->db, e->node, e->host, (int32_t)getpid(), engine_on_beat, e) !=
@@ -278,6 +317,9 @@ int engine_new(struct engine **out, struct server *s, const struct engine_opts *
     e->base = s->base;
     e->server = s;
     e->shutdown_grace_ms = opts->shutdown_grace_ms;
+    e->sweep_ms = opts->heartbeat_ms != 0 ? opts->heartbeat_ms : ENGINE_SWEEP_MS;
+    e->lapse_ms = opts->lease_ms != 0 ? opts->lease_ms : ENGINE_NODE_LAPSE_MS;
+    e->unavailable_ms = opts->unavailable_ms;
     snprintf(e->node_hex, sizeof(e->node_hex), "%s", opts->node_hex);
     for (size_t i = 0; i < 16; i++) {
         int hi = engine_hex(opts->node_hex[2 * i]), lo = engine_hex(opts->node_hex[2 * i + 1]);
@@ -296,8 +338,9 @@ int engine_new(struct engine **out, struct server *s, const struct engine_opts *
     e->scheduler = scheduler_new(e);
     e->waiters = waiters_new(e);
     e->ev_sweep = event_new(e->base, -1, EV_PERSIST, engine_on_sweep, e);
+    e->ev_outage = evtimer_new(e->base, engine_on_outage, e);
     if (e->enqueuer == NULL || e->completer == NULL || e->scheduler == NULL || e->waiters == NULL ||
-        e->ev_sweep == NULL)
+        e->ev_sweep == NULL || e->ev_outage == NULL)
         goto nomem;
 
     e->schema = strdup(opts->schema);
@@ -485,6 +528,8 @@ void engine_free(struct engine *e)
     scheduler_free(e->scheduler);
     if (e->ev_sweep != NULL)
         event_free(e->ev_sweep);
+    if (e->ev_outage != NULL)
+        event_free(e->ev_outage);
     if (e->ev_stop != NULL)
         event_free(e->ev_stop);
     free(e);

@@ -26,9 +26,10 @@ struct boot;
 
 #define ENGINE_MUST_CHECK __attribute__((warn_unused_result))
 
-/* Heartbeat and safety sweep period: claims, expiry and reclaim missed by the wake-ups. */
-#define ENGINE_SWEEP_MS 5000
-/* A node whose heartbeat is older than this loses its running jobs to any other daemon. */
+/* Defaults of the heartbeat and safety sweep period (claims, expiry and reclaim missed by the
+ * wake-ups), and of the lease: a node whose heartbeat is older loses its running jobs to any
+ * other daemon. Both are settings (--heartbeat-ms, --lease-ms). */
+#define ENGINE_SWEEP_MS      5000
 #define ENGINE_NODE_LAPSE_MS 30000
 /* Another node's attempt past its deadline by this much is expired by us. */
 #define ENGINE_EXPIRE_GRACE_MS 10000
@@ -43,6 +44,9 @@ struct engine_opts {
     const char *schema;
     const char *node_hex;       /* the node id, 32 hex digits */
     uint32_t shutdown_grace_ms; /* running jobs get this long to ACK when stopping */
+    uint32_t heartbeat_ms;      /* 0: ENGINE_SWEEP_MS */
+    uint32_t lease_ms;          /* 0: ENGINE_NODE_LAPSE_MS */
+    uint32_t unavailable_ms;    /* 0: no bound on waiting for a PostgreSQL session */
 };
 
 /* Owner: the server (server.engine); release with engine_free. */
@@ -57,11 +61,16 @@ struct engine {
     char node_hex[33];
     char host[256];
     uint32_t shutdown_grace_ms;
+    uint32_t sweep_ms;           /* heartbeat and sweep period */
+    uint32_t lapse_ms;           /* the lease: a node silent this long is reclaimed */
+    uint32_t unavailable_ms;     /* bound on a request's wait for a PostgreSQL session */
     struct enqueuer *enqueuer;   /* owned */
     struct completer *completer; /* owned */
     struct scheduler *scheduler; /* owned */
     struct waiters *waiters;     /* owned */
-    struct event *ev_sweep;      /* heartbeat + safety sweep, every ENGINE_SWEEP_MS */
+    struct event *ev_sweep;      /* heartbeat + safety sweep, every sweep_ms */
+    struct event *ev_outage;     /* the work session is down: fail waiting requests */
+    bool outage;                 /* the session has been down longer than unavailable_ms */
     struct event *ev_stop;       /* the end of the shutdown grace, then a hard deadline */
     bool db_ready_once;          /* the work connection was set up at least once */
     bool boot_failed;            /* a boot attempt failed: answer "unavailable", do not wait */

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "engine.h"
@@ -33,8 +34,38 @@ static int main_start_engine(struct server *server, const struct config *cfg, ch
         .schema = cfg->schema,
         .node_hex = server->node_id,
         .shutdown_grace_ms = cfg->shutdown_grace_ms,
+        .heartbeat_ms = cfg->heartbeat_ms,
+        .lease_ms = cfg->lease_ms,
+        .unavailable_ms = cfg->unavailable_ms,
     };
     return engine_new(&server->engine, server, &eo, err, errlen);
+}
+
+/* Blank s in place: what /proc/PID/cmdline (and environ) shows is this memory. */
+static void main_blank(char *s)
+{
+    size_t n = strlen(s);
+    memset(s, '*', n);
+}
+
+/*
+ * The storage string may hold a password: once it is copied into the settings, overwrite it
+ * where ps and /proc/PID/cmdline read it (the argument area) and in the environment we were
+ * given. Matched by value, so "--storage X", "--storage=X" and abbreviations ("--stor X") are
+ * all covered.
+ */
+static void main_scrub_storage(int argc, char **argv, const char *storage)
+{
+    for (int i = 1; storage != NULL && storage[0] != '\0' && i < argc; i++) {
+        char *eq = strchr(argv[i], '=');
+        if (strcmp(argv[i], storage) == 0)
+            main_blank(argv[i]);
+        else if (strncmp(argv[i], "--", 2) == 0 && eq != NULL && strcmp(eq + 1, storage) == 0)
+            main_blank(eq + 1);
+    }
+    char *env = getenv("RESEOLIO_STORAGE"); /* read already; a flag may have beaten it */
+    if (env != NULL)
+        main_blank(env);
 }
 
 /* Parse the settings, run the server, map the outcome to an exit status. */
@@ -54,6 +85,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     log_set_level(cfg.log_level);
+    main_scrub_storage(argc, argv, cfg.storage);
 
     /* A client that goes away mid-write must cost an EPIPE, never the daemon. */
     signal(SIGPIPE, SIG_IGN);
