@@ -7,13 +7,13 @@
 import { EventEmitter } from 'node:events';
 
 import { encodeFrame } from './codec.js';
-import { Connection } from './connection.js';
+import { Connection, type ReplyOf, type RequestType } from './connection.js';
 import { ensureDaemon, resolveSocketPath } from './daemon.js';
 import { DisconnectedError, JobFailedError, ReseolioError } from './errors.js';
 import { JobHandle, jobDetails, jobIdToWire, type HandleHost, type JobDetails } from './job-handle.js';
 import { checkName, enqueueFields, inOptionTerms, namespace, splitCallArgs, type CallOptions, type DurableOptions } from './options.js';
 import { decodeResult, encodeArgs } from './payload.js';
-import { MAX_CONCURRENCY, MAX_REGISTER, type JobStatus, type MessageOf } from './schema.js';
+import { MAX_CONCURRENCY, MAX_REGISTER, type FieldsOf, type JobStatus, type MessageOf } from './schema.js';
 import { Worker, jobStorage, type Handler, type JobContext, type JobInfo } from './worker.js';
 
 const VERSION = '0.1.0';
@@ -238,21 +238,29 @@ export class Reseolio extends EventEmitter {
     return this.enqueueWith<R>(name, args, undefined, options);
   }
 
+  /**
+   * A handle on an existing job by its id (one enqueued by another process, or remembered
+   * across a restart), to await its result or check on it. Nothing is sent until it is used.
+   */
+  handle<R = unknown>(jobId: string | number | bigint): JobHandle<R> {
+    return new JobHandle<R>(this.host, String(jobIdToWire(jobId)));
+  }
+
   /** The job's current state. Rejects `not_found` for an unknown id. */
   async getJob(jobId: string | number | bigint): Promise<JobDetails> {
-    const r = await (await this.ready()).request('GET', { job: jobIdToWire(jobId) });
+    const r = await this.call('GET', { job: jobIdToWire(jobId) });
     return jobDetails(r.fields);
   }
 
   /** Cancel a pending or running job; `conflict` when it is already final. */
   async cancelJob(jobId: string | number | bigint): Promise<JobDetails> {
-    const r = await (await this.ready()).request('CANCEL', { job: jobIdToWire(jobId) });
+    const r = await this.call('CANCEL', { job: jobIdToWire(jobId) });
     return jobDetails(r.fields);
   }
 
   /** Run a dead or cancelled job again with a fresh set of attempts; `conflict` otherwise. */
   async retryJob(jobId: string | number | bigint): Promise<JobDetails> {
-    const r = await (await this.ready()).request('RETRY', { job: jobIdToWire(jobId) });
+    const r = await this.call('RETRY', { job: jobIdToWire(jobId) });
     return jobDetails(r.fields);
   }
 
@@ -264,7 +272,7 @@ export class Reseolio extends EventEmitter {
       ...(filter.limit !== undefined ? { limit: filter.limit } : {}),
       ...(filter.after !== undefined ? { after: jobIdToWire(filter.after) } : {}),
     };
-    const r = await (await this.ready()).request('LIST', fields);
+    const r = await this.call('LIST', fields);
     const out: { jobs: JobDetails[]; next?: string } = { jobs: r.fields.jobs.map(jobDetails) };
     if (r.fields.next !== undefined) out.next = String(r.fields.next);
     return out;
@@ -273,7 +281,7 @@ export class Reseolio extends EventEmitter {
   /** Round trip to the daemon, in ms. */
   async ping(): Promise<number> {
     const t = performance.now();
-    await (await this.ready()).request('PING', {});
+    await this.call('PING', {});
     return performance.now() - t;
   }
 
@@ -281,14 +289,31 @@ export class Reseolio extends EventEmitter {
 
   private async enqueueWith<R>(name: string, args: unknown[], base: DurableOptions | undefined, call: CallOptions | undefined): Promise<JobHandle<R>> {
     const bytes = encodeArgs(args, `the arguments of ${name}`);
-    const conn = await this.ready();
     let r: MessageOf<'ENQUEUED'>;
     try {
-      r = await conn.request('ENQUEUE', enqueueFields(name, bytes, base, call));
+      r = await this.call('ENQUEUE', enqueueFields(name, bytes, base, call));
     } catch (e) {
       throw inOptionTerms(e);
     }
     return new JobHandle<R>(this.host, String(r.fields.job), r.fields.deduplicated);
+  }
+
+  /**
+   * Send a request on the current session and return its reply. A request the daemon refused
+   * with `shutting_down` (it stops gracefully and did nothing with it) is sent again once the
+   * client has reconnected, within connectTimeoutMs; other errors are the caller's.
+   */
+  private async call<K extends RequestType>(type: K, fields: FieldsOf[K]): Promise<ReplyOf<K>> {
+    const end = Date.now() + (this.opts.connectTimeoutMs ?? 10_000);
+    for (;;) {
+      const conn = await this.ready();
+      try {
+        return await conn.request(type, fields);
+      } catch (e) {
+        if (!isShuttingDown(e) || this.state !== 'running' || Date.now() >= end) throw e;
+        await closed(conn, end - Date.now());
+      }
+    }
   }
 
   private async awaitResult(jobId: string, timeoutMs?: number): Promise<unknown> {
@@ -297,15 +322,28 @@ export class Reseolio extends EventEmitter {
       throw new RangeError('result(timeoutMs): timeoutMs must be a non-negative integer');
     }
     const end = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
+    let pause = 50;
     for (;;) {
-      const conn = await this.ready(end === undefined ? Infinity : Math.max(0, end - Date.now()));
-      const fields = end === undefined ? { job } : { job, timeout_ms: Math.max(0, end - Date.now()) };
+      const left = () => (end === undefined ? Infinity : Math.max(0, end - Date.now()));
+      const conn = await this.ready(left());
+      const fields = end === undefined ? { job } : { job, timeout_ms: left() };
       let m: MessageOf<'COMPLETED'>;
       try {
         m = await conn.request('AWAIT', fields);
       } catch (e) {
-        // the daemon went away: wait for the reconnection and ask again
-        if (e instanceof DisconnectedError && (this.state === 'running' || this.state === 'starting')) continue;
+        if (this.state !== 'running' && this.state !== 'starting') throw e;
+        // The daemon went away, or is stopping (its connection closes next): wait for the
+        // reconnection and ask again. PostgreSQL out of reach for now: ask again after a pause.
+        if (e instanceof DisconnectedError) continue;
+        if (isShuttingDown(e)) {
+          await closed(conn, left());
+          continue;
+        }
+        if (e instanceof ReseolioError && e.code === 'unavailable' && e.retryable && left() > 0) {
+          await new Promise((res) => setTimeout(res, Math.min(pause, left())));
+          pause = Math.min(pause * 2, 2000);
+          continue;
+        }
         throw e;
       }
       const c = m.fields;
@@ -464,4 +502,23 @@ export class Reseolio extends EventEmitter {
 function enqueueFieldsCheck(name: string, options: DurableOptions): void {
   // the codec is the one place that knows the ranges: encode a scratch frame
   encodeFrame({ type: 'ENQUEUE', requestId: 0, fields: enqueueFields(name, new Uint8Array(0), options) });
+}
+
+/** The daemon refused a request because it is stopping (it did nothing with it). */
+function isShuttingDown(e: unknown): boolean {
+  return e instanceof ReseolioError && e.code === 'shutting_down';
+}
+
+/** Resolves when conn has closed, or after ms (a daemon that stops closes its connections). */
+function closed(conn: Connection, ms: number): Promise<void> {
+  if (!conn.isOpen) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, Math.min(ms, 2 ** 31 - 1));
+    function done() {
+      clearTimeout(timer);
+      conn.off('close', done);
+      resolve();
+    }
+    conn.once('close', done);
+  });
 }

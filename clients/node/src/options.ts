@@ -66,7 +66,7 @@ export function enqueueFields(name: string, args: Uint8Array, ...opts: (CallOpti
 
 /** Rewrite a codec error about an ENQUEUE field in terms of the option the user wrote. */
 export function inOptionTerms(e: unknown): unknown {
-  if (!(e instanceof ReseolioError) || !e.message.startsWith('ENQUEUE.')) return e;
+  if (!(e instanceof ReseolioError) || !/^ENQUEUE[.:]/.test(e.message)) return e;
   let msg = e.message;
   for (const [opt, wire] of WIRE) {
     if (msg.startsWith(`ENQUEUE.${wire}:`)) msg = `option ${opt}:` + msg.slice(`ENQUEUE.${wire}:`.length);
