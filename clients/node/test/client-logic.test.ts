@@ -1,8 +1,9 @@
 /*
  * CLIENT-LOGIC TESTS against a test double of the daemon (test/fake-daemon.ts) over a real
  * Unix socket: request matching, the worker loop (DISPATCH → handler → ACK), ABANDON, result(),
- * events, options and reconnection. They check this client, not reseoliod: the end-to-end
- * tests against the real daemon and PostgreSQL come with the job engine.
+ * events, options and reconnection. They check this client, not reseoliod, including what the
+ * real daemon cannot easily be made to do (odd replies, held answers); the e2e-*.test.ts
+ * suites run the same paths against the real daemon and PostgreSQL.
  */
 
 import assert from 'node:assert/strict';

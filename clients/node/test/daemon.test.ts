@@ -1,63 +1,51 @@
 /*
  * The client against the REAL reseoliod binary ($RESEOLIO_DAEMON, else build/daemon/reseoliod):
  * the handshake, storage identity, frame limit, auto-start (one daemon for many racing
- * processes) and reconnection after the daemon is killed. Job requests wait for the engine.
+ * processes) and reconnection after the daemon is killed. Every daemon here serves a database
+ * of this file's PostgreSQL (test/support/postgres.ts): none starts a private cluster.
  */
 
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, test } from 'node:test';
+import { afterEach, before, beforeEach, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
 import { Connection } from '../src/connection';
 import { Reseolio, ReseolioError } from '../src/index';
-import { daemonBinary, tempSocketDir, waitFor } from './helpers';
-
-const binary = daemonBinary();
-const requireBinary = (): string => {
-  if (!binary) throw new Error('reseoliod not found: build it (meson setup build && ninja -C build) or set RESEOLIO_DAEMON');
-  return binary;
-};
+import { tempSocketDir } from './helpers';
+import { DaemonProcess, daemonsServing, killAtExit, requireDaemonBinary as requireBinary } from './support/daemon-process';
+import { testCluster } from './support/postgres';
 
 let tmp: ReturnType<typeof tempSocketDir>;
-const children: ChildProcess[] = [];
+let storage = '';
+/** How the daemon names storage in WELCOME: postgresql://user@host:port/dbname. */
+let identity = '';
+const daemons: DaemonProcess[] = [];
 const clients: Reseolio[] = [];
 
-/** Pids of the reseoliod processes serving socket (found by their environment or argv). */
-function daemonsServing(socket: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      if (!readlinkSync(`/proc/${d}/exe`).endsWith('/reseoliod')) continue;
-      const env = readFileSync(`/proc/${d}/environ`, 'utf8').split('\0');
-      const argv = readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0');
-      if (env.includes(`RESEOLIO_SOCKET=${socket}`) || argv.includes(socket)) out.push(Number(d));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return out;
-}
-
-/** Start reseoliod on the socket by hand and wait for its ready line. */
-async function startDaemon(socket: string, ...args: string[]): Promise<ChildProcess> {
-  const child = spawn(requireBinary(), ['--socket', socket, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await waitFor(() => log.includes('ready:') || child.exitCode !== null, 5000, 'reseoliod ready');
-  assert.ok(log.includes('ready:'), log);
-  return child;
+/** Start reseoliod on the socket by hand (serving this file's database unless args say otherwise). */
+async function startDaemon(socket: string, ...args: string[]): Promise<DaemonProcess> {
+  const own = args.includes('--storage') ? {} : { storage };
+  const d = await DaemonProcess.start({ socket, ...own, args }, { engine: false });
+  daemons.push(d);
+  return d;
 }
 
 function client(opts: ConstructorParameters<typeof Reseolio>[0]): Reseolio {
-  const r = new Reseolio({ socket: tmp.socket, ...opts });
+  const r = new Reseolio({ socket: tmp.socket, storage, ...opts });
+  r.on('daemon:started', killAtExit);
   clients.push(r);
   return r;
 }
+
+before(async () => {
+  storage = await (await testCluster()).createDatabase('daemon');
+  const host = /host=(\S+)/.exec(storage)![1];
+  const db = /dbname=(\S+)/.exec(storage)![1];
+  identity = `postgresql://postgres@${host}:5432/${db}`;
+});
 
 beforeEach(() => {
   tmp = tempSocketDir();
@@ -65,7 +53,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   for (const c of clients.splice(0)) await c.stop({ timeoutMs: 100 });
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of daemons.splice(0)) await d.kill('SIGKILL');
   for (const pid of daemonsServing(tmp.socket)) process.kill(pid, 'SIGKILL');
   tmp.cleanup();
 });
@@ -78,7 +66,7 @@ describe('handshake with the real reseoliod', () => {
     assert.equal(w.version, 1);
     assert.match(w.server, /^reseoliod\//);
     assert.equal(w.max_frame, 1048576);
-    assert.equal(w.storage, 'private');
+    assert.equal(w.storage, identity);
     assert.match(w.node, /^[0-9a-f]+$/);
     const pong = await conn.request('PING', {});
     assert.equal(pong.type, 'PONG');
@@ -90,7 +78,7 @@ describe('handshake with the real reseoliod', () => {
     const r = client({ autoStart: false });
     await r.start();
     assert.ok((await r.ping()) >= 0);
-    assert.equal(r.daemon!.storage, 'private');
+    assert.equal(r.daemon!.storage, identity);
   });
 
   test('a daemon serving other storage is a clear error; the same storage written differently is fine', async () => {
@@ -142,11 +130,12 @@ describe('auto-start', () => {
     const startAt = String(Date.now() + 400);
     const run = promisify(execFile);
     const outs = await Promise.all(
-      Array.from({ length: n }, () => run(process.execPath, [fixture, tmp.socket, requireBinary(), startAt], { timeout: 20000 })),
+      Array.from({ length: n }, () => run(process.execPath, [fixture, tmp.socket, requireBinary(), startAt, storage], { timeout: 20000 })),
     );
     const seen = outs.map((o) => JSON.parse(o.stdout.trim()) as { node: string; started: number | null });
     assert.equal(new Set(seen.map((s) => s.node)).size, 1, JSON.stringify(seen));
     const starters = seen.filter((s) => s.started !== null);
+    for (const s of starters) killAtExit(s.started!);
     assert.equal(starters.length, 1, JSON.stringify(seen));
     assert.deepEqual(daemonsServing(tmp.socket), [starters[0]!.started]);
   });
