@@ -233,9 +233,12 @@ export class Reseolio extends EventEmitter {
     return fn;
   }
 
-  /** Enqueue a job of any function name (it may be served by another process). */
+  /**
+   * Enqueue a job of any function name (it may be served by another process). When this
+   * instance defined the name with durable(), that definition's options apply (under options).
+   */
   enqueue<R = unknown>(name: string, args: unknown[] = [], options?: CallOptions): Promise<JobHandle<R>> {
-    return this.enqueueWith<R>(name, args, undefined, options);
+    return this.enqueueWith<R>(name, args, this.defs.get(name)?.options, options);
   }
 
   /**

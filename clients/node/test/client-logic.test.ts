@@ -465,6 +465,46 @@ describe('durable functions (client logic, fake daemon)', () => {
     assert.equal(regs.length, 2);
   });
 
+  test('a daemon that stops gracefully: refused requests and pending result() are sent again after the reconnection', async () => {
+    const r = client();
+    await r.start();
+    const h = await r.enqueue('stopping:daemon', []);
+    const result = h.result();
+    await waitFor(() => fake.of('AWAIT').length === 1, 2000, 'AWAIT');
+    // the next GET and the pending AWAIT are answered shutting_down, then the connection closes
+    let refused = 0;
+    fake.opts.intercept = (m, s) => {
+      if (m.type !== 'GET' || refused > 0) return false;
+      refused++;
+      const awaitId = fake.received.find((x) => x.type === 'AWAIT')!.requestId;
+      s.send('ERROR', awaitId, { code: 'shutting_down', message: 'the daemon is stopping', retryable: true });
+      s.send('ERROR', m.requestId, { code: 'shutting_down', message: 'the daemon is stopping', retryable: true });
+      setImmediate(() => s.socket.destroy());
+      return true;
+    };
+    const details = await r.getJob(h.jobId);
+    assert.equal(details.jobId, h.jobId);
+    assert.equal(refused, 1);
+    assert.equal(fake.of('GET').length, 2);
+    await waitFor(() => fake.of('AWAIT').length === 2, 2000, 'the AWAIT sent again');
+    const worker = client();
+    worker.durable('stopping:daemon', async () => 'done');
+    await worker.start();
+    assert.equal(await result, 'done');
+  });
+
+  test('enqueue() by name uses the options of this instance’s durable() of that name', async () => {
+    const r = client();
+    r.durable('opts:by-name', async () => 1, { maxAttempts: 7, priority: 2 });
+    await r.start();
+    await r.enqueue('opts:by-name', [], { priority: 5 });
+    await r.enqueue('opts:elsewhere', []);
+    const [mine, other] = fake.of('ENQUEUE');
+    assert.equal(mine!.max_attempts, 7);
+    assert.equal(mine!.priority, 5);
+    assert.equal(other!.max_attempts, undefined);
+  });
+
   test('a running attempt is abandoned when the connection is lost', async () => {
     const r = client();
     let reason: unknown;
