@@ -110,6 +110,8 @@ static void chaos_worker_session(int fd, const char *name, int conc, enum chaos_
             chaos_record(log, 'E', job, attempt);
             if (mode == CHAOS_STOP_THEN_ACK)
                 raise(SIGSTOP);
+            if (mode == CHAOS_WORK)
+                chaos_pause(10); /* the job's own work, so that kills land mid-job */
             if (mode != CHAOS_HOLD) {
                 uint32_t id = rid++;
                 if (rid == 0)

@@ -15,6 +15,7 @@
 enum chaos_mode {
     CHAOS_ACK,           /* acknowledge success at once (result "r<job>") */
     CHAOS_HOLD,          /* never acknowledge: the job runs until the worker dies */
+    CHAOS_WORK,          /* work 10 ms (one job at a time), then acknowledge success */
     CHAOS_STOP_THEN_ACK, /* stop itself (SIGSTOP) on the first DISPATCH, acknowledge on SIGCONT */
 };
 

@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     int nlogs = 0, nkilled = 0;
     for (int i = 0; i < WORKERS; i++) {
         snprintf(logs[nlogs], sizeof(logs[0]), "%s/w%d.log", d.dir, nlogs);
-        pids[i] = chaos_worker(d.socket, "soak", 8, CHAOS_ACK, logs[nlogs++]);
+        pids[i] = chaos_worker(d.socket, "soak", 8, CHAOS_WORK, logs[nlogs++]);
     }
     struct producer p = {.socket = d.socket, .n = n};
     pthread_t th;
@@ -102,7 +102,7 @@ int main(int argc, char **argv)
             chaos_kill(pids[i]);
             killed[nkilled++] = pids[i];
             snprintf(logs[nlogs], sizeof(logs[0]), "%s/w%d.log", d.dir, nlogs);
-            pids[i] = chaos_worker(d.socket, "soak", 8, CHAOS_ACK, logs[nlogs++]);
+            pids[i] = chaos_worker(d.socket, "soak", 8, CHAOS_WORK, logs[nlogs++]);
         }
     }
     pthread_join(th, NULL);
