@@ -222,6 +222,19 @@ def print_table(rep, out_rel):
                          f"{c0['commits_per_job']:.2f} / {c0['wal_flushes_per_job']:.3f}  "
                          f"({c0['wal_bytes_per_job']:.0f} WAL bytes)", ""))
 
+    for r in recs:
+        if r.get("bench") == "throughput" and r.get("label") == "noawait" and r.get("ok"):
+            cpu = r.get("cpu_s") or {}
+            per = 1e6 / r["jobs"]
+            rows.append(("diagnostic: throughput without AWAIT", "c",
+                         f"{r['jobs_per_s']:,.0f} jobs/s; CPU µs per job: " +
+                         "  ".join(f"{k} {v * per:.0f}" for k, v in cpu.items()
+                                   if k not in ("machine", "others")), ""))
+        if r.get("bench") == "cost" and r.get("label") == "noawait":
+            rows.append(("  per job: statements / write xacts / commits / WAL flushes", "c",
+                         f"{r['statements_per_job']:.2f} / {r['write_xacts_per_job']:.2f} / "
+                         f"{r['commits_per_job']:.2f} / {r['wal_flushes_per_job']:.3f}", ""))
+
     mem = {r["label"]: r for r in recs if r.get("bench") == "memory"}
     mb = lambda kb: f"{kb / 1024:.1f} MB" if kb is not None and kb >= 0 else "-"
     if "idle" in mem:

@@ -8,8 +8,10 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,6 +128,8 @@ struct rs_client *bench_connect(const char *socket, const char *name, unsigned m
 /* ---- the worker process ---- */
 
 static struct rs_client *volatile bench_worker_client;
+/* A counter in memory shared with the worker processes (mapped before the first fork). */
+static _Atomic uint64_t *bench_runs;
 
 static void bench_worker_on_term(int sig)
 {
@@ -142,6 +146,7 @@ static int bench_worker_handler(struct rs_job_ctx *job, void *user)
     uint8_t r[9];
     r[0] = 0xcf;
     bench_put_be64(r + 1, (uint64_t)bench_now_ns());
+    atomic_fetch_add_explicit(bench_runs, 1, memory_order_relaxed);
     if (rs_job_set_result(job, r, sizeof(r)) != RS_CLIENT_OK)
         return rs_job_set_error(job, true, "out of memory");
     return 0;
@@ -171,6 +176,15 @@ static void bench_worker_main(const char *socket, unsigned concurrency)
 
 pid_t bench_worker_start(const char *socket, unsigned concurrency, int *gate)
 {
+    if (bench_runs == NULL) {
+        void *p = mmap(NULL, sizeof(*bench_runs), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            perror("rsbench: mmap");
+            exit(1);
+        }
+        bench_runs = p;
+    }
     int fds[2] = {-1, -1};
     if (gate != NULL && pipe(fds) != 0) {
         perror("rsbench: pipe");
@@ -197,6 +211,11 @@ pid_t bench_worker_start(const char *socket, unsigned concurrency, int *gate)
         *gate = fds[1];
     }
     return pid;
+}
+
+uint64_t bench_worker_runs(void)
+{
+    return bench_runs != NULL ? atomic_load_explicit(bench_runs, memory_order_relaxed) : 0;
 }
 
 void bench_worker_open(int gate)

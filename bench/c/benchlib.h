@@ -58,6 +58,9 @@ pid_t bench_worker_start(const char *socket, unsigned concurrency, int *gate);
 /* Let a gated worker connect. */
 void bench_worker_open(int gate);
 
+/* Handler runs so far in the worker processes started by this process (shared memory). */
+uint64_t bench_worker_runs(void);
+
 /* SIGTERM the worker, wait for it; returns its exit status (-1 when it died by a signal). */
 int bench_worker_stop(pid_t pid);
 

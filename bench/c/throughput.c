@@ -38,6 +38,9 @@ static struct tp {
     int gate;                   /* --hold: the worker's gate while closed, else -1 */
     int64_t last_change_ns;     /* --hold: the last AWAIT sent or request refused */
     int64_t t_open;             /* --hold: when the gate opened */
+    bool no_await;              /* --no-await: count handler runs instead of results */
+    uint64_t runs_base;         /* --no-await: bench_worker_runs() when the run began */
+    unsigned long enq_failed;   /* jobs that failed (with --no-await: never enqueued) */
     int64_t *t0;                /* per job: when it was called */
     uint64_t *job;              /* per job: its id once enqueued */
     struct tp_held *held, *due; /* at most one per job in flight: window entries each */
@@ -58,6 +61,7 @@ static void tp_hold(uint32_t idx, uint64_t job, int64_t delay_ns)
 static void tp_fail(const char *what, const char *why)
 {
     tp.done++;
+    tp.enq_failed++;
     if (tp.failed++ < 5)
         fprintf(stderr, "rsbench-throughput: %s: %s\n", what, why);
 }
@@ -117,7 +121,8 @@ static void tp_on_enqueued(struct rs_client *c, const struct rs_reply *r, void *
     }
     tp.job[idx] = r->enqueued->job;
     tp.enqueued++;
-    tp_await(idx, r->enqueued->job);
+    if (!tp.no_await)
+        tp_await(idx, r->enqueued->job);
 }
 
 /* Send job idx's ENQUEUE. Returns false when the client has no room now. */
@@ -195,7 +200,8 @@ static void tp_maybe_open(struct tp_mem *mem)
 static int tp_run(unsigned long jobs, bool measure, struct tp_mem *mem)
 {
     tp.jobs = jobs;
-    tp.started = tp.done = tp.failed = tp.retries = tp.enqueued = 0;
+    tp.started = tp.done = tp.failed = tp.retries = tp.enqueued = tp.enq_failed = 0;
+    tp.runs_base = bench_worker_runs();
     tp.nheld = 0;
     tp.measure = measure;
     int64_t next_sample = bench_now_ns();
@@ -205,7 +211,8 @@ static int tp_run(unsigned long jobs, bool measure, struct tp_mem *mem)
         if (rs_client_want_write(tp.c))
             events |= POLLOUT;
         struct pollfd pfd = {.fd = rs_client_fd(tp.c), .events = events};
-        int n = poll(&pfd, 1, 20);
+        /* Without AWAITs nothing on the socket says a job finished: look often. */
+        int n = poll(&pfd, 1, tp.no_await ? 1 : 20);
         if (n > 0) {
             enum rs_client_status st = rs_client_process(tp.c, pfd.revents);
             if (st != RS_CLIENT_OK) {
@@ -222,6 +229,8 @@ static int tp_run(unsigned long jobs, bool measure, struct tp_mem *mem)
             next_sample = bench_now_ns() + TP_SAMPLE_NS;
         }
         tp_maybe_open(mem);
+        if (tp.no_await)
+            tp.done = tp.enq_failed + (unsigned long)(bench_worker_runs() - tp.runs_base);
     }
     return tp.broken ? -1 : 0;
 }
@@ -230,9 +239,11 @@ static void usage(FILE *to)
 {
     fprintf(to, "usage: rsbench-throughput [--socket PATH] [--jobs N] [--window N]\n"
                 "                          [--concurrency N] [--warmup N] [--daemon-pid PID]\n"
-                "                          [--pg-pid PID] [--hold] [--label TEXT]\n"
+                "                          [--pg-pid PID] [--hold] [--no-await] [--label TEXT]\n"
                 "  --hold  start the worker only once all --jobs are enqueued and awaited\n"
-                "          (implies --warmup 0; the rate is then the drain of that backlog)\n");
+                "          (implies --warmup 0; the rate is then the drain of that backlog)\n"
+                "  --no-await  send no AWAIT: a job counts as done when its handler ran\n"
+                "              (the cost of awaiting, by difference; not the headline figure)\n");
 }
 
 int main(int argc, char **argv)
@@ -243,6 +254,7 @@ int main(int argc, char **argv)
     bool hold = false;
     static const struct option longopts[] = {
         {"hold", no_argument, NULL, 'H'},
+        {"no-await", no_argument, NULL, 'A'},
         {"pg-pid", required_argument, NULL, 'P'},
         {"socket", required_argument, NULL, 's'},
         {"jobs", required_argument, NULL, 'n'},
@@ -280,6 +292,9 @@ int main(int argc, char **argv)
             break;
         case 'H':
             hold = true;
+            break;
+        case 'A':
+            tp.no_await = true;
             break;
         case 'P':
             postmaster = (pid_t)bench_parse_ulong("--pg-pid", optarg, 1, 1u << 30);
@@ -353,6 +368,8 @@ int main(int argc, char **argv)
     printf(",\"daemon_rss_before_kb\":%ld,\"daemon_rss_peak_kb\":%ld,\"inflight_at_peak\":%lu,"
            "\"daemon_hwm_kb\":%ld,",
            rss_before, mem.rss_peak_kb, mem.inflight_at_peak, hwm);
+    if (tp.no_await)
+        printf("\"no_await\":true,");
     if (hold)
         printf("\"hold\":true,\"daemon_rss_held_kb\":%ld,\"held\":%lu,", mem.rss_held_kb, mem.held);
     /* What the machine did besides us: on a shared machine, the noise in these figures. */
