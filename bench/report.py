@@ -156,6 +156,10 @@ def print_table(rep, out_rel):
     if loads:
         print(f"load average at start {loads.get('start', '?')}, at end {loads.get('end', '?')} "
               f"(a shared machine: 'machine busy' below counts every process, ours included)")
+    flushes = {r["label"]: r["flush"] for r in rep["results"] if r.get("bench") == "fsync" and r.get("ok")}
+    if flushes:
+        print("one 8 kB write + fdatasync on the cluster's disk: " + ", ".join(
+            f"{k} p50 {v['p50_ms']:.2f} ms, p99 {v['p99_ms']:.2f} ms" for k, v in flushes.items()))
     if rep.get("wal_flush"):
         print(f"one WAL flush (pg_test_fsync, fdatasync 8 kB): {rep['wal_flush']['fdatasync_us']:.0f} µs")
     print()
