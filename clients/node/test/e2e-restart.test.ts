@@ -45,9 +45,9 @@ describe('daemon restarts, end to end', { timeout: 180_000 }, () => {
   });
 
   test('a job running when the daemon is SIGKILLed is run again once the next daemon reclaims it', async () => {
-    // The dead daemon's lease is taken back after its deadline (timeoutMs) and the daemon's
-    // grace for other nodes' attempts: about 10 to 15 s.
-    const env = await startEnv('restart_running');
+    // The next daemon (a new node) takes the job back once the dead node has been silent for
+    // the lease (--lease-ms, 30 s by default; short here), at its next sweep (--heartbeat-ms).
+    const env = await startEnv('restart_running', ['--heartbeat-ms', '200', '--lease-ms', '1500']);
     try {
       const name = env.name('restart:running');
       const worker = env.client();
@@ -62,7 +62,7 @@ describe('daemon restarts, end to end', { timeout: 180_000 }, () => {
           throw signal.reason;
         }
         return `done at attempt ${attempt}`;
-      }, { timeoutMs: 1000, initialDelayMs: 10, jitter: 0 });
+      }, { timeoutMs: 20_000, initialDelayMs: 10, jitter: 0 });
       await worker.start();
       const h = await worker.enqueue(name, []);
       const result = h.result();
