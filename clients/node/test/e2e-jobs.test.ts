@@ -180,10 +180,12 @@ describe('cancel, retry, list and getJob, end to end', { timeout: 120_000 }, () 
       if (tag === 'later') ranLater.resolve();
     });
     await r.start();
-    const first = await f.enqueue(['cancelled'], { delayMs: 300 });
+    // due in 1 s: cancelled long before; the later job is due after it, so once the later one
+    // has run, the cancelled one would have run too
+    const first = await f.enqueue(['cancelled'], { delayMs: 1000 });
     const cancelled = await r.cancelJob(first.jobId);
     assert.equal(cancelled.status, 'cancelled');
-    await f.enqueue(['later'], { delayMs: 600 });
+    await f.enqueue(['later'], { delayMs: 1200 });
     await withTimeout(ranLater.promise, 20_000, 'the later job');
     assert.deepEqual(ran, ['later']);
     await assert.rejects(first.result(), isFailed('cancelled'));
