@@ -201,6 +201,12 @@ static int session_dispatch(struct conn *c, const struct rs_msg *msg)
     case RS_MSG_CANCEL:
     case RS_MSG_RETRY:
     case RS_MSG_LIST:
+    case RS_MSG_SCHEDULE_PUT:
+    case RS_MSG_SCHEDULE_GET:
+    case RS_MSG_SCHEDULE_PAUSE:
+    case RS_MSG_SCHEDULE_RESUME:
+    case RS_MSG_SCHEDULE_DELETE:
+    case RS_MSG_SCHEDULE_LIST:
         return session_on_engine_request(c, msg);
     case RS_MSG_WELCOME:
     case RS_MSG_ERROR:
@@ -212,6 +218,8 @@ static int session_dispatch(struct conn *c, const struct rs_msg *msg)
     case RS_MSG_COMPLETED:
     case RS_MSG_JOB:
     case RS_MSG_JOBS:
+    case RS_MSG_SCHEDULE:
+    case RS_MSG_SCHEDULES:
         return conn_send_error(c, msg->request_id, RS_E_UNEXPECTED, false,
                                "%s is sent by the daemon, never to it",
                                rs_msg_type_name(msg->type));

@@ -228,21 +228,21 @@ static enum rs_code decode_names(struct decode *d, const struct field *f, const 
     return RS_OK;
 }
 
-/* JOBS's jobs: an array of maps with the fields of JOB. */
+/* An array of maps: JOBS's jobs (fields of JOB), SCHEDULES's schedules (of SCHEDULE). */
 static enum rs_code decode_jobs(struct decode *d, const struct field *f, const msgpack_object *o,
                                 void *base, const char *where, const char **why)
 {
     void *a = NULL;
-    enum rs_code rc = decode_array(d, f, o, base, sizeof(struct rs_job), why, &a);
+    enum rs_code rc = decode_array(d, f, o, base, f->size, why, &a);
     if (rc != RS_OK)
         return rc;
-    struct rs_job *jobs = a;
+    char *entries = a;
     for (uint32_t i = 0; i < o->via.array.size; i++) {
         char at[48];
         snprintf(at, sizeof(at), "%s.%s[%" PRIu32 "]", where, f->key, i);
         if (o->via.array.ptr[i].type != MSGPACK_OBJECT_MAP)
             return decode_fail(d, RS_E_BAD_TYPE, "%s: expected map", at);
-        rc = decode_map(d, f->sub, at, &o->via.array.ptr[i].via.map, &jobs[i]);
+        rc = decode_map(d, f->sub, at, &o->via.array.ptr[i].via.map, entries + i * f->size);
         if (rc != RS_OK)
             return rc;
     }
@@ -414,5 +414,8 @@ void rs_msg_free(struct rs_msg *msg)
     } else if (msg->type == RS_MSG_JOBS) {
         msg->u.jobs.jobs = NULL;
         msg->u.jobs.njobs = 0;
+    } else if (msg->type == RS_MSG_SCHEDULES) {
+        msg->u.schedules.schedules = NULL;
+        msg->u.schedules.nschedules = 0;
     }
 }

@@ -147,13 +147,13 @@ static void encode_names(struct encode *e, const struct field *f, const void *ba
         encode_text(e, f->elem, &names[i]);
 }
 
-/* JOBS's jobs, each a map with JOB's fields. */
+/* An array of maps: JOBS's jobs, SCHEDULES's schedules. */
 static void encode_jobs(struct encode *e, const struct field *f, const void *base)
 {
     uint32_t n = 0;
-    const struct rs_job *jobs = encode_array(e, f, base, &n);
-    for (uint32_t i = 0; jobs != NULL && i < n && e->rc == RS_OK; i++)
-        encode_map(e, f->sub, &jobs[i]);
+    const char *entries = encode_array(e, f, base, &n);
+    for (uint32_t i = 0; entries != NULL && i < n && e->rc == RS_OK; i++)
+        encode_map(e, f->sub, entries + i * f->size);
 }
 
 /* The writer of each field kind. */

@@ -174,8 +174,67 @@ static const struct field list_rows[] = {
 static const struct field_table job_in_jobs = {"JOBS.jobs[]", job_rows, COUNT(job_rows), NULL};
 
 static const struct field jobs_rows[] = {
-    {LIST_REQ(struct rs_jobs, jobs, FIELD_JOBS, njobs, 0, RS_MAX_LIST), .sub = &job_in_jobs},
+    {LIST_REQ(struct rs_jobs, jobs, FIELD_JOBS, njobs, 0, RS_MAX_LIST), .sub = &job_in_jobs,
+     .size = sizeof(struct rs_job)},
     {UINT_OPT(struct rs_jobs, next, RS_HAS_NEXT, 0, UINT64_MAX, 0)},
+};
+
+static const struct field schedule_put_rows[] = {
+    {STR_REQ(struct rs_schedule, name, 1, RS_MAX_SCHEDULE_NAME)},
+    {STR_REQ(struct rs_schedule, function, 1, RS_MAX_NAME)},
+    {STR_REQ(struct rs_schedule, cron, 1, RS_MAX_CRON)},
+    {STR_OPT(struct rs_schedule, zone, 1, RS_MAX_ZONE)},
+    {BIN_OPT(struct rs_schedule, args)},
+    {UINT_OPT(struct rs_schedule, max_attempts, RS_HAS_MAX_ATTEMPTS, 1, RS_MAX_ATTEMPTS_LIMIT, 3)},
+    {ENUM_OPT(struct rs_schedule, backoff, has_backoff, codes_backoff, ALL_BACKOFF)},
+    {UINT_OPT(struct rs_schedule, initial_delay_ms, RS_HAS_INITIAL_DELAY, 0, RS_MAX_DELAY_LIMIT_MS,
+              1000)},
+    {UINT_OPT(struct rs_schedule, max_delay_ms, RS_HAS_MAX_DELAY, 0, RS_MAX_DELAY_LIMIT_MS, 60000)},
+    {FLOAT_OPT(struct rs_schedule, jitter, RS_HAS_JITTER, 0.1)},
+    {UINT_OPT(struct rs_schedule, timeout_ms, RS_HAS_TIMEOUT, 1, RS_MAX_TIMEOUT_MS, 30000)},
+    {INT_OPT(struct rs_schedule, priority, RS_HAS_PRIORITY, INT16_MIN, INT16_MAX)},
+    {BOOL_OPT(struct rs_schedule, paused, RS_HAS_PAUSED, false)},
+};
+
+/* SCHEDULE: everything the daemon knows of a schedule. */
+static const struct field schedule_rows[] = {
+    {STR_REQ(struct rs_schedule, name, 1, RS_MAX_SCHEDULE_NAME)},
+    {STR_REQ(struct rs_schedule, function, 1, RS_MAX_NAME)},
+    {STR_REQ(struct rs_schedule, cron, 1, RS_MAX_CRON)},
+    {STR_REQ(struct rs_schedule, zone, 1, RS_MAX_ZONE)},
+    {BIN_REQ(struct rs_schedule, args)},
+    {UINT_REQ(struct rs_schedule, max_attempts, 1, RS_MAX_ATTEMPTS_LIMIT)},
+    {ENUM_REQ(struct rs_schedule, backoff, codes_backoff, ALL_BACKOFF)},
+    {UINT_REQ(struct rs_schedule, initial_delay_ms, 0, RS_MAX_DELAY_LIMIT_MS)},
+    {UINT_REQ(struct rs_schedule, max_delay_ms, 0, RS_MAX_DELAY_LIMIT_MS)},
+    {ROW(struct rs_schedule, jitter, FIELD_FLOAT, FIELD_REQUIRED)},
+    {UINT_REQ(struct rs_schedule, timeout_ms, 1, RS_MAX_TIMEOUT_MS)},
+    {ROW(struct rs_schedule, priority, FIELD_INT, FIELD_REQUIRED), .imin = INT16_MIN,
+     .imax = INT16_MAX},
+    {BOOL_REQ(struct rs_schedule, paused)},
+    {INT_OPT(struct rs_schedule, next_run_at, RS_HAS_NEXT_RUN_AT, INT64_MIN, INT64_MAX)},
+    {INT_OPT(struct rs_schedule, last_run_at, RS_HAS_LAST_RUN_AT, INT64_MIN, INT64_MAX)},
+    {INT_REQ(struct rs_schedule, created_at)},
+};
+
+/* SCHEDULE_GET, SCHEDULE_PAUSE, SCHEDULE_RESUME, SCHEDULE_DELETE. */
+static const struct field schedule_ref_rows[] = {
+    {STR_REQ(struct rs_schedule_ref, name, 1, RS_MAX_SCHEDULE_NAME)},
+};
+
+static const struct field schedule_list_rows[] = {
+    {UINT_OPT(struct rs_schedule_list, limit, RS_HAS_SCHEDULE_LIMIT, 1, RS_MAX_LIST, 100)},
+    {STR_OPT(struct rs_schedule_list, after, 1, RS_MAX_SCHEDULE_NAME)},
+};
+
+/* A schedule inside SCHEDULES. */
+static const struct field_table schedule_in_schedules = {"SCHEDULES.schedules[]", schedule_rows,
+                                                         COUNT(schedule_rows), NULL};
+
+static const struct field schedules_rows[] = {
+    {LIST_REQ(struct rs_schedules, schedules, FIELD_JOBS, nschedules, 0, RS_MAX_LIST),
+     .sub = &schedule_in_schedules, .size = sizeof(struct rs_schedule)},
+    {STR_OPT(struct rs_schedules, next, 1, RS_MAX_SCHEDULE_NAME)},
 };
 
 /* ENQUEUE: an absolute and a relative start together are ambiguous. */
@@ -211,6 +270,14 @@ static const struct field_table tables[] = {
     TABLE(RETRY, await_rows, REF_ROWS, NULL),
     TABLE(LIST, list_rows, COUNT(list_rows), NULL),
     TABLE(JOBS, jobs_rows, COUNT(jobs_rows), NULL),
+    TABLE(SCHEDULE_PUT, schedule_put_rows, COUNT(schedule_put_rows), NULL),
+    TABLE(SCHEDULE, schedule_rows, COUNT(schedule_rows), NULL),
+    TABLE(SCHEDULE_GET, schedule_ref_rows, COUNT(schedule_ref_rows), NULL),
+    TABLE(SCHEDULE_PAUSE, schedule_ref_rows, COUNT(schedule_ref_rows), NULL),
+    TABLE(SCHEDULE_RESUME, schedule_ref_rows, COUNT(schedule_ref_rows), NULL),
+    TABLE(SCHEDULE_DELETE, schedule_ref_rows, COUNT(schedule_ref_rows), NULL),
+    TABLE(SCHEDULE_LIST, schedule_list_rows, COUNT(schedule_list_rows), NULL),
+    TABLE(SCHEDULES, schedules_rows, COUNT(schedules_rows), NULL),
 };
 
 /* The table of a message type, or NULL. */

@@ -22,7 +22,8 @@ enum field_kind {
     FIELD_BIN,   /* struct rs_bytes */
     FIELD_ENUM,  /* an enum (int-sized), one of names on the wire */
     FIELD_NAMES, /* struct rs_str * and a uint32_t count at aux; each entry checked by elem */
-    FIELD_JOBS,  /* struct rs_job * and a uint32_t count at aux; each entry a map of sub */
+    FIELD_JOBS,  /* an array of maps (JOBS jobs, SCHEDULES schedules): a pointer to entries of
+                    `size` bytes and a uint32_t count at aux; each entry a map of sub */
 };
 
 /* How the presence of a field is recorded. */
@@ -57,7 +58,8 @@ struct field {
     const struct codes_enum *names; /* ENUM */
     uint32_t allowed;               /* ENUM: bit v set when value v may be sent */
     const struct field *elem;       /* NAMES: the rule for each name */
-    const struct field_table *sub;  /* JOBS: the fields of each job */
+    const struct field_table *sub;  /* JOBS: the fields of each entry */
+    size_t size;                    /* JOBS: the size of each entry */
 };
 
 /* The fields of one message type (or of a job inside JOBS). */

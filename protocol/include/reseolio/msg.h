@@ -64,6 +64,11 @@ enum {
     RS_HAS_AFTER = 1u << 13,
     RS_HAS_NEXT = 1u << 14,
     RS_HAS_AWAIT_TIMEOUT = 1u << 15,
+    /* schedules (high bits: the low ones stay free for job messages) */
+    RS_HAS_PAUSED = 1u << 24,
+    RS_HAS_NEXT_RUN_AT = 1u << 25,
+    RS_HAS_LAST_RUN_AT = 1u << 26,
+    RS_HAS_SCHEDULE_LIMIT = 1u << 27,
 };
 
 enum rs_backoff {
@@ -210,6 +215,49 @@ struct rs_jobs {
     uint64_t next; /* RS_HAS_NEXT */
 };
 
+/*
+ * SCHEDULE_PUT and SCHEDULE. In SCHEDULE_PUT the job options are optional (RS_HAS_* bits as in
+ * ENQUEUE; zone defaults to "UTC"; paused absent keeps a schedule's state, new ones are
+ * active); in SCHEDULE every field but next_run_at and last_run_at is present.
+ */
+struct rs_schedule {
+    uint32_t has;
+    struct rs_str name;     /* the schedule's name, 1..RS_MAX_SCHEDULE_NAME */
+    struct rs_str function; /* the function each run calls */
+    struct rs_str cron;     /* 5-field expression or @hourly-style macro */
+    struct rs_str zone;     /* IANA zone; optional in PUT */
+    struct rs_bytes args;   /* optional in PUT */
+    uint64_t max_attempts;  /* RS_HAS_MAX_ATTEMPTS */
+    bool has_backoff;
+    enum rs_backoff backoff;
+    uint64_t initial_delay_ms; /* RS_HAS_INITIAL_DELAY */
+    uint64_t max_delay_ms;     /* RS_HAS_MAX_DELAY */
+    double jitter;             /* RS_HAS_JITTER */
+    uint64_t timeout_ms;       /* RS_HAS_TIMEOUT */
+    int64_t priority;          /* RS_HAS_PRIORITY */
+    bool paused;               /* RS_HAS_PAUSED in PUT */
+    int64_t next_run_at;       /* RS_HAS_NEXT_RUN_AT: unix ms; absent while paused */
+    int64_t last_run_at;       /* RS_HAS_LAST_RUN_AT: due time of the latest run */
+    int64_t created_at;        /* SCHEDULE only */
+};
+
+/* SCHEDULE_GET, SCHEDULE_PAUSE, SCHEDULE_RESUME, SCHEDULE_DELETE. */
+struct rs_schedule_ref {
+    struct rs_str name;
+};
+
+struct rs_schedule_list {
+    uint32_t has;
+    uint64_t limit;      /* RS_HAS_SCHEDULE_LIMIT, default 100 */
+    struct rs_str after; /* optional cursor: names after this one */
+};
+
+struct rs_schedules {
+    struct rs_schedule *schedules; /* owned by the message (rs_msg_free) */
+    uint32_t nschedules;
+    struct rs_str next; /* optional cursor of the next page */
+};
+
 /* One message. After rs_msg_decode the pointers inside refer to the decoded body. */
 struct rs_msg {
     enum rs_msg_type type;
@@ -229,6 +277,10 @@ struct rs_msg {
         struct rs_job job;
         struct rs_list list;
         struct rs_jobs jobs;
+        struct rs_schedule schedule; /* SCHEDULE_PUT, SCHEDULE */
+        struct rs_schedule_ref sref; /* SCHEDULE_GET, _PAUSE, _RESUME, _DELETE */
+        struct rs_schedule_list slist;
+        struct rs_schedules schedules;
     } u;         /* PING, PONG, OK have no fields */
     void *owned; /* private: allocations made by the decoder */
 };

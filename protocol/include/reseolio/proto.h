@@ -36,6 +36,11 @@
 #define RS_MAX_ERROR    65536u /* error message of an ACK / job, bytes */
 #define RS_MAX_REGISTER 256u   /* function names in one REGISTER */
 #define RS_MAX_LIST     1000u  /* jobs in one JOBS reply (LIST limit) */
+/* Schedules: a schedule name leaves room for its runs' idempotency key
+ * "schedule:<name>:<due ms>" within RS_MAX_KEY. */
+#define RS_MAX_SCHEDULE_NAME 200u
+#define RS_MAX_CRON          255u /* cron expression, bytes */
+#define RS_MAX_ZONE          127u /* IANA time zone name, bytes */
 
 /* Ranges of option values (docs/protocol.md, ENQUEUE). */
 #define RS_MAX_ATTEMPTS_LIMIT 1000u
@@ -65,6 +70,14 @@ enum rs_msg_type {
     RS_MSG_RETRY = 0x1b,
     RS_MSG_LIST = 0x1c,
     RS_MSG_JOBS = 0x1d,
+    RS_MSG_SCHEDULE_PUT = 0x20,
+    RS_MSG_SCHEDULE = 0x21,
+    RS_MSG_SCHEDULE_GET = 0x22,
+    RS_MSG_SCHEDULE_PAUSE = 0x23,
+    RS_MSG_SCHEDULE_RESUME = 0x24,
+    RS_MSG_SCHEDULE_DELETE = 0x25,
+    RS_MSG_SCHEDULE_LIST = 0x26,
+    RS_MSG_SCHEDULES = 0x27,
 };
 
 /*
