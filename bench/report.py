@@ -119,7 +119,7 @@ def main():
         "wal_flush": fsync_cost(work),
         "results": recs,
     }
-    for name in ("profile.txt", "daemon-warnings.txt"):
+    for name in ("profile.txt", "daemon-warnings.txt", "daemon-smaps.txt", "pg_test_fsync.txt"):
         p = os.path.join(work, name)
         if os.path.exists(p) and os.path.getsize(p) > 0:
             side = out_path[: -len(".json")] + "." + name
@@ -227,6 +227,10 @@ def print_table(rep, out_rel):
                          f"({c0['wal_bytes_per_job']:.0f} WAL bytes)", ""))
 
     for r in recs:
+        if r.get("bench") == "pg-alone" and r.get("ok"):
+            rows.append((f"PostgreSQL alone: job life in batches of {r['batch']}, "
+                         f"{r['connections']} conn", "sql", f"{r['jobs_per_s']:,.0f} jobs/s", ""))
+    for r in recs:
         if r.get("bench") == "throughput" and r.get("label") == "noawait" and r.get("ok"):
             cpu = r.get("cpu_s") or {}
             per = 1e6 / r["jobs"]
@@ -244,7 +248,8 @@ def print_table(rep, out_rel):
     if "idle" in mem:
         i = mem["idle"]
         rows.append(("daemon RSS idle", "", f"{mb(i.get('VmRSS_kb'))} (anonymous "
-                     f"{mb(i.get('RssAnon_kb'))}, file-backed {mb(i.get('RssFile_kb'))})",
+                     f"{mb(i.get('RssAnon_kb'))}, file-backed {mb(i.get('RssFile_kb'))}; "
+                     f"PSS {mb(i.get('Pss_kb'))})",
                      mark("rss_idle", i.get("VmRSS_kb"))))
 
     def trouble(r):
