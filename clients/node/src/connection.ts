@@ -34,6 +34,12 @@ const REPLY = {
   CANCEL: 'JOB',
   RETRY: 'JOB',
   LIST: 'JOBS',
+  SCHEDULE_PUT: 'SCHEDULE',
+  SCHEDULE_GET: 'SCHEDULE',
+  SCHEDULE_PAUSE: 'SCHEDULE',
+  SCHEDULE_RESUME: 'SCHEDULE',
+  SCHEDULE_DELETE: 'OK',
+  SCHEDULE_LIST: 'SCHEDULES',
 } as const;
 
 export type RequestType = keyof typeof REPLY;

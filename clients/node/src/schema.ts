@@ -28,6 +28,9 @@ export const MAX_ATTEMPTS_LIMIT = 1000;
 export const MAX_DELAY_LIMIT_MS = 30 * 24 * 3600 * 1000;
 export const MAX_TIMEOUT_MS = 24 * 3600 * 1000;
 export const MAX_CONCURRENCY = 10000;
+export const MAX_SCHEDULE_NAME = 200;
+export const MAX_CRON = 255;
+export const MAX_ZONE = 127;
 
 /** Message type numbers (§4). */
 export const MsgType = {
@@ -51,6 +54,14 @@ export const MsgType = {
   RETRY: 0x1b,
   LIST: 0x1c,
   JOBS: 0x1d,
+  SCHEDULE_PUT: 0x20,
+  SCHEDULE: 0x21,
+  SCHEDULE_GET: 0x22,
+  SCHEDULE_PAUSE: 0x23,
+  SCHEDULE_RESUME: 0x24,
+  SCHEDULE_DELETE: 0x25,
+  SCHEDULE_LIST: 0x26,
+  SCHEDULES: 0x27,
 } as const;
 
 export type MsgTypeName = keyof typeof MsgType;
@@ -86,7 +97,7 @@ export type FieldKind =
   | 'bin'
   | 'enum'
   | 'names' // array of function names (REGISTER)
-  | 'jobs'; // array of maps with the fields of JOB (JOBS)
+  | 'jobs'; // array of maps, each following the row's sub table (JOBS.jobs, SCHEDULES.schedules)
 
 /** One row of a §5 table. */
 export interface Field {
@@ -98,7 +109,7 @@ export interface Field {
   readonly max: bigint;
   /** enum: the wire names this field accepts. */
   readonly values?: ReadonlySet<string>;
-  /** jobs: the table of each entry. */
+  /** jobs: the table of each entry (a JOB, a SCHEDULE). */
   readonly sub?: Table;
 }
 
@@ -159,6 +170,35 @@ const JOB_ROWS: Field[] = [
 
 const JOB_IN_JOBS = table('JOBS.jobs[]', JOB_ROWS);
 const JOB_REF = [uintReq('job')];
+
+/** The job options of ENQUEUE, as SCHEDULE_PUT (optional) and SCHEDULE (required) carry them. */
+function jobOptionRows(required: boolean): Field[] {
+  const u = (k: string, lo: Int, hi: Int) => row(k, 'uint', required, lo, hi);
+  return [
+    u('max_attempts', 1, MAX_ATTEMPTS_LIMIT),
+    enumRow('backoff', required, BACKOFFS),
+    u('initial_delay_ms', 0, MAX_DELAY_LIMIT_MS),
+    u('max_delay_ms', 0, MAX_DELAY_LIMIT_MS),
+    row('jitter', 'float', required, 0, 1),
+    u('timeout_ms', 1, MAX_TIMEOUT_MS),
+    row('priority', 'int', required, -32768, 32767),
+  ];
+}
+
+const SCHEDULE_ROWS: Field[] = [
+  strReq('name', 1, MAX_SCHEDULE_NAME),
+  strReq('function', 1, MAX_NAME),
+  strReq('cron', 1, MAX_CRON),
+  strReq('zone', 1, MAX_ZONE),
+  binReq('args'),
+  ...jobOptionRows(true),
+  boolReq('paused'),
+  intOpt('next_run_at'),
+  intOpt('last_run_at'),
+  intReq('created_at'),
+];
+const SCHEDULE_IN_SCHEDULES = table('SCHEDULES.schedules[]', SCHEDULE_ROWS);
+const SCHEDULE_REF = [strReq('name', 1, MAX_SCHEDULE_NAME)];
 
 /** The table of each message type, by type number. */
 export const TABLES: ReadonlyMap<number, Table> = new Map<number, Table>([
@@ -239,6 +279,28 @@ export const TABLES: ReadonlyMap<number, Table> = new Map<number, Table>([
     table('LIST', [enumRow('status', false, JOB_STATUSES), strOpt('name', 1, MAX_NAME), uintOpt('limit', 1, MAX_LIST), uintOpt('after')]),
   ],
   [MsgType.JOBS, table('JOBS', [row('jobs', 'jobs', true, 0, MAX_LIST, { sub: JOB_IN_JOBS }), uintOpt('next')])],
+  [
+    MsgType.SCHEDULE_PUT,
+    table('SCHEDULE_PUT', [
+      strReq('name', 1, MAX_SCHEDULE_NAME),
+      strReq('function', 1, MAX_NAME),
+      strReq('cron', 1, MAX_CRON),
+      strOpt('zone', 1, MAX_ZONE),
+      binOpt('args'),
+      ...jobOptionRows(false),
+      boolOpt('paused'),
+    ]),
+  ],
+  [MsgType.SCHEDULE, table('SCHEDULE', SCHEDULE_ROWS)],
+  [MsgType.SCHEDULE_GET, table('SCHEDULE_GET', SCHEDULE_REF)],
+  [MsgType.SCHEDULE_PAUSE, table('SCHEDULE_PAUSE', SCHEDULE_REF)],
+  [MsgType.SCHEDULE_RESUME, table('SCHEDULE_RESUME', SCHEDULE_REF)],
+  [MsgType.SCHEDULE_DELETE, table('SCHEDULE_DELETE', SCHEDULE_REF)],
+  [MsgType.SCHEDULE_LIST, table('SCHEDULE_LIST', [uintOpt('limit', 1, MAX_LIST), strOpt('after', 1, MAX_SCHEDULE_NAME)])],
+  [
+    MsgType.SCHEDULES,
+    table('SCHEDULES', [row('schedules', 'jobs', true, 0, MAX_LIST, { sub: SCHEDULE_IN_SCHEDULES }), strOpt('next', 1, MAX_SCHEDULE_NAME)]),
+  ],
 ]);
 
 // ---- Typed views of the fields (wire names, as in §5) ----
@@ -345,6 +407,46 @@ export interface JobsFields {
   jobs: JobFields[];
   next?: Int;
 }
+/** The job options a schedule gives every run (optional in SCHEDULE_PUT, filled in in SCHEDULE). */
+export interface ScheduleOptionFields {
+  max_attempts?: Int;
+  backoff?: Backoff;
+  initial_delay_ms?: Int;
+  max_delay_ms?: Int;
+  jitter?: number;
+  timeout_ms?: Int;
+  priority?: Int;
+}
+export interface SchedulePutFields extends ScheduleOptionFields {
+  name: string;
+  function: string;
+  cron: string;
+  zone?: string;
+  args?: Uint8Array;
+  paused?: boolean;
+}
+export interface ScheduleFields extends Required<ScheduleOptionFields> {
+  name: string;
+  function: string;
+  cron: string;
+  zone: string;
+  args: Uint8Array;
+  paused: boolean;
+  next_run_at?: Int;
+  last_run_at?: Int;
+  created_at: Int;
+}
+export interface ScheduleRefFields {
+  name: string;
+}
+export interface ScheduleListFields {
+  limit?: Int;
+  after?: string;
+}
+export interface SchedulesFields {
+  schedules: ScheduleFields[];
+  next?: string;
+}
 
 /** The fields of each message type. */
 export interface FieldsOf {
@@ -368,6 +470,14 @@ export interface FieldsOf {
   RETRY: JobRefFields;
   LIST: ListFields;
   JOBS: JobsFields;
+  SCHEDULE_PUT: SchedulePutFields;
+  SCHEDULE: ScheduleFields;
+  SCHEDULE_GET: ScheduleRefFields;
+  SCHEDULE_PAUSE: ScheduleRefFields;
+  SCHEDULE_RESUME: ScheduleRefFields;
+  SCHEDULE_DELETE: ScheduleRefFields;
+  SCHEDULE_LIST: ScheduleListFields;
+  SCHEDULES: SchedulesFields;
 }
 
 /** One message: its type name, request id and fields. */
