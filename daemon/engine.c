@@ -20,7 +20,9 @@
 #include "jobops.h"
 #include "jobstore.h"
 #include "log.h"
+#include "schedops.h"
 #include "scheduler.h"
+#include "schedtimer.h"
 #include "server.h"
 #include "session.h"
 #include "stmts.h"
@@ -127,6 +129,7 @@ static void engine_on_sweep(evutil_socket_t fd, short what, void *arg)
         log_debug("cannot send the reclaim now");
     scheduler_expire(e->scheduler);
     scheduler_catch_up(e->scheduler);
+    schedtimer_rearm(e->schedtimer);
     if (++sweeps % ENGINE_PRUNE_EVERY == 0 &&
         jobstore_node_prune(e->db, ENGINE_PRUNE_LAPSE_MS, engine_on_pruned, e) != PGCONN_OK)
         log_debug("cannot send the node prune now");
@@ -166,6 +169,8 @@ static void engine_on_notify(void *arg, const char *channel, const char *payload
         scheduler_wake(e->scheduler, name[0] ? name : NULL, strlen(name), at);
     } else if (strncmp(payload, "c:", 2) == 0) {
         engine_on_done_ids(e, payload + 2);
+    } else if (strncmp(payload, "s:", 2) == 0) {
+        schedtimer_rearm(e->schedtimer);
     }
 }
 
@@ -178,6 +183,7 @@ static void engine_on_listen_ready(void *arg, bool reconnect)
     if (e->stopping)
         return;
     scheduler_catch_up(e->scheduler);
+    schedtimer_rearm(e->schedtimer);
     if (reconnect)
         waiters_recheck(e->waiters);
 }
@@ -337,10 +343,11 @@ int engine_new(struct engine **out, struct server *s, const struct engine_opts *
     e->completer = completer_new(e);
     e->scheduler = scheduler_new(e);
     e->waiters = waiters_new(e);
+    e->schedtimer = schedtimer_new(e);
     e->ev_sweep = event_new(e->base, -1, EV_PERSIST, engine_on_sweep, e);
     e->ev_outage = evtimer_new(e->base, engine_on_outage, e);
     if (e->enqueuer == NULL || e->completer == NULL || e->scheduler == NULL || e->waiters == NULL ||
-        e->ev_sweep == NULL || e->ev_outage == NULL)
+        e->schedtimer == NULL || e->ev_sweep == NULL || e->ev_outage == NULL)
         goto nomem;
 
     e->schema = strdup(opts->schema);
@@ -389,6 +396,13 @@ int engine_handle(struct engine *e, struct conn *c, const struct rs_msg *msg)
     case RS_MSG_RETRY:
     case RS_MSG_LIST:
         return jobops_handle(e, c, msg);
+    case RS_MSG_SCHEDULE_PUT:
+    case RS_MSG_SCHEDULE_GET:
+    case RS_MSG_SCHEDULE_PAUSE:
+    case RS_MSG_SCHEDULE_RESUME:
+    case RS_MSG_SCHEDULE_DELETE:
+    case RS_MSG_SCHEDULE_LIST:
+        return schedops_handle(e, c, msg);
     default:
         return conn_send_error(c, msg->request_id, RS_E_INTERNAL, false, "%s is not a job request",
                                rs_msg_type_name(msg->type));
@@ -484,6 +498,7 @@ void engine_stop(struct engine *e, void (*on_stopped)(void *arg), void *arg)
     e->on_stopped_arg = arg;
     e->stop_phase = 1;
     scheduler_stop(e->scheduler);
+    schedtimer_stop(e->schedtimer);
     event_del(e->ev_sweep);
     if (e->db == NULL) {
         /* Nothing ever ran here. */
@@ -526,6 +541,7 @@ void engine_free(struct engine *e)
     completer_free(e->completer);
     waiters_free(e->waiters);
     scheduler_free(e->scheduler);
+    schedtimer_free(e->schedtimer);
     if (e->ev_sweep != NULL)
         event_free(e->ev_sweep);
     if (e->ev_outage != NULL)

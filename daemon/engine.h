@@ -20,6 +20,7 @@ struct server;
 struct enqueuer;
 struct completer;
 struct scheduler;
+struct schedtimer;
 struct waiters;
 struct jobstore_err;
 struct boot;
@@ -61,21 +62,22 @@ struct engine {
     char node_hex[33];
     char host[256];
     uint32_t shutdown_grace_ms;
-    uint32_t sweep_ms;           /* heartbeat and sweep period */
-    uint32_t lapse_ms;           /* the lease: a node silent this long is reclaimed */
-    uint32_t unavailable_ms;     /* bound on a request's wait for a PostgreSQL session */
-    struct enqueuer *enqueuer;   /* owned */
-    struct completer *completer; /* owned */
-    struct scheduler *scheduler; /* owned */
-    struct waiters *waiters;     /* owned */
-    struct event *ev_sweep;      /* heartbeat + safety sweep, every sweep_ms */
-    struct event *ev_outage;     /* the work session is down: fail waiting requests */
-    bool outage;                 /* the session has been down longer than unavailable_ms */
-    struct event *ev_stop;       /* the end of the shutdown grace, then a hard deadline */
-    bool db_ready_once;          /* the work connection was set up at least once */
-    bool boot_failed;            /* a boot attempt failed: answer "unavailable", do not wait */
-    bool stopping;               /* engine_stop ran: no claims */
-    int stop_phase;              /* 0 running, 1 grace, 2 releasing, 3 done */
+    uint32_t sweep_ms;             /* heartbeat and sweep period */
+    uint32_t lapse_ms;             /* the lease: a node silent this long is reclaimed */
+    uint32_t unavailable_ms;       /* bound on a request's wait for a PostgreSQL session */
+    struct enqueuer *enqueuer;     /* owned */
+    struct completer *completer;   /* owned */
+    struct scheduler *scheduler;   /* owned */
+    struct waiters *waiters;       /* owned */
+    struct schedtimer *schedtimer; /* cron schedules' timer; owned */
+    struct event *ev_sweep;        /* heartbeat + safety sweep, every sweep_ms */
+    struct event *ev_outage;       /* the work session is down: fail waiting requests */
+    bool outage;                   /* the session has been down longer than unavailable_ms */
+    struct event *ev_stop;         /* the end of the shutdown grace, then a hard deadline */
+    bool db_ready_once;            /* the work connection was set up at least once */
+    bool boot_failed;              /* a boot attempt failed: answer "unavailable", do not wait */
+    bool stopping;                 /* engine_stop ran: no claims */
+    int stop_phase;                /* 0 running, 1 grace, 2 releasing, 3 done */
     void (*on_stopped)(void *arg);
     void *on_stopped_arg;
 };
@@ -86,7 +88,7 @@ struct engine {
 ENGINE_MUST_CHECK int engine_new(struct engine **out, struct server *s,
                                  const struct engine_opts *opts, char *err, size_t errlen);
 
-/* Serve one job request (ENQUEUE, REGISTER, ACK, AWAIT, GET, CANCEL, RETRY, LIST) of c.
+/* Serve one job request (ENQUEUE, REGISTER, ACK, AWAIT, GET, CANCEL, RETRY, LIST, SCHEDULE_*) of c.
  * Returns 0, or -1 when c was closed meanwhile. */
 ENGINE_MUST_CHECK int engine_handle(struct engine *e, struct conn *c, const struct rs_msg *msg);
 

@@ -7,6 +7,7 @@
 #include "stmts.h"
 
 #include "pgbin.h"
+#include "schedstmts.h"
 
 /* The job columns of enum stmts_job_col, of a row aliased j. */
 #define JOB_COLUMNS                                                                                \
@@ -327,6 +328,15 @@ static const Oid types_next_run_at[] = {PGBIN_TEXT_ARRAY};
     [id] = {name, sql, (int)(sizeof(types) / sizeof(types[0])), types}
 
 const struct pgconn_prep stmts_table[STMT_COUNT] = {
+    [STMT_SCHEDULE_PUT] = SCHEDSTMTS_PREP(put),
+    [STMT_SCHEDULE_GET] = SCHEDSTMTS_PREP(get),
+    [STMT_SCHEDULE_LIST] = SCHEDSTMTS_PREP(list),
+    [STMT_SCHEDULE_PAUSE] = SCHEDSTMTS_PREP(pause),
+    [STMT_SCHEDULE_RESUME] = SCHEDSTMTS_PREP(resume),
+    [STMT_SCHEDULE_DELETE] = SCHEDSTMTS_PREP(delete),
+    [STMT_SCHEDULE_NEXT] = SCHEDSTMTS_PREP(next),
+    [STMT_SCHEDULE_DUE] = SCHEDSTMTS_PREP(due),
+    [STMT_SCHEDULE_FIRE] = SCHEDSTMTS_PREP(fire),
     STMT(STMT_ENQUEUE, "rs_enqueue", sql_enqueue, types_enqueue),
     STMT(STMT_ENQUEUE_KEYS, "rs_enqueue_keys", sql_enqueue_keys, types_enqueue_keys),
     STMT(STMT_CLAIM, "rs_claim", sql_claim, types_claim),

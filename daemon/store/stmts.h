@@ -13,21 +13,31 @@
 #include "pgconn.h"
 
 enum stmt_id {
-    STMT_ENQUEUE,      /* insert a batch, ON CONFLICT DO NOTHING; wake listeners */
-    STMT_ENQUEUE_KEYS, /* ids of the batch's keyed jobs (new or existing), same transaction */
-    STMT_CLAIM,        /* pending, due jobs of some functions -> running, leased to a node */
-    STMT_COMPLETE,     /* outcomes of running attempts -> success, pending (retry) or dead */
-    STMT_RELEASE,      /* running jobs of a node (all, or some attempts) -> pending or dead */
-    STMT_EXPIRE,       /* running attempts past their timeout -> pending or dead */
-    STMT_RECLAIM,      /* running jobs of nodes whose heartbeat lapsed -> pending or dead */
-    STMT_NODE_BEAT,    /* register a node or refresh its heartbeat */
-    STMT_NODE_GONE,    /* remove a node (clean shutdown, after releasing its jobs) */
-    STMT_NODE_PRUNE,   /* remove lapsed nodes that hold no running job */
-    STMT_GET,          /* one job */
-    STMT_CANCEL,       /* pending or running -> cancelled */
-    STMT_RETRY,        /* dead or cancelled -> pending, fresh attempts */
-    STMT_LIST,         /* jobs newest first, filtered, keyset-paginated */
-    STMT_NEXT_RUN_AT,  /* earliest future run_at among some functions' pending jobs */
+    /* cron schedules: SQL in schedstmts.c */
+    STMT_SCHEDULE_PUT,    /* create or update a schedule by name */
+    STMT_SCHEDULE_GET,    /* one schedule */
+    STMT_SCHEDULE_LIST,   /* schedules by name, keyset-paginated */
+    STMT_SCHEDULE_PAUSE,  /* no more runs */
+    STMT_SCHEDULE_RESUME, /* runs again from the next due time after now */
+    STMT_SCHEDULE_DELETE, /* remove a schedule (its jobs stay) */
+    STMT_SCHEDULE_NEXT,   /* earliest next run of the active schedules (the timer) */
+    STMT_SCHEDULE_DUE,    /* active schedules due by a time */
+    STMT_SCHEDULE_FIRE,   /* make one run's job and move the schedule on, guarded */
+    STMT_ENQUEUE,         /* insert a batch, ON CONFLICT DO NOTHING; wake listeners */
+    STMT_ENQUEUE_KEYS,    /* ids of the batch's keyed jobs (new or existing), same transaction */
+    STMT_CLAIM,           /* pending, due jobs of some functions -> running, leased to a node */
+    STMT_COMPLETE,        /* outcomes of running attempts -> success, pending (retry) or dead */
+    STMT_RELEASE,         /* running jobs of a node (all, or some attempts) -> pending or dead */
+    STMT_EXPIRE,          /* running attempts past their timeout -> pending or dead */
+    STMT_RECLAIM,         /* running jobs of nodes whose heartbeat lapsed -> pending or dead */
+    STMT_NODE_BEAT,       /* register a node or refresh its heartbeat */
+    STMT_NODE_GONE,       /* remove a node (clean shutdown, after releasing its jobs) */
+    STMT_NODE_PRUNE,      /* remove lapsed nodes that hold no running job */
+    STMT_GET,             /* one job */
+    STMT_CANCEL,          /* pending or running -> cancelled */
+    STMT_RETRY,           /* dead or cancelled -> pending, fresh attempts */
+    STMT_LIST,            /* jobs newest first, filtered, keyset-paginated */
+    STMT_NEXT_RUN_AT,     /* earliest future run_at among some functions' pending jobs */
     STMT_COUNT
 };
 
