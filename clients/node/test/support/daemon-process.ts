@@ -69,6 +69,7 @@ export class DaemonProcess {
   private child: ChildProcess;
   private text = '';
   private readonly watchers = new Set<() => void>();
+  private stopping: Promise<void> | undefined;
   readonly exited: Promise<Exit>;
 
   private constructor(readonly opts: DaemonOptions) {
@@ -145,11 +146,17 @@ export class DaemonProcess {
     return withTimeout(this.exited, timeoutMs, () => `reseoliod to exit on ${signal}:\n${this.tail()}`);
   }
 
-  /** Graceful stop (SIGTERM); throws unless it exits 0 (a sanitizer finding exits otherwise). */
-  async stop(timeoutMs = 60_000): Promise<void> {
-    if (!this.running) return;
-    const exit = await this.kill('SIGTERM', timeoutMs);
-    if (exit.code !== 0) throw new Error(`reseoliod did not exit 0 on SIGTERM (${exit.signal ?? exit.code}):\n${this.tail(80)}`);
+  /**
+   * Graceful stop (SIGTERM, once: a second stop() waits for the first); throws unless it exits
+   * 0 (a sanitizer finding exits otherwise).
+   */
+  stop(timeoutMs = 60_000): Promise<void> {
+    this.stopping ??= (async () => {
+      if (!this.running) return;
+      const exit = await this.kill('SIGTERM', timeoutMs);
+      if (exit.code !== 0) throw new Error(`reseoliod did not exit 0 on SIGTERM (${exit.signal ?? exit.code}):\n${this.tail(80)}`);
+    })();
+    return this.stopping;
   }
 
   /** A new reseoliod with the same settings (after this one was stopped or killed). */
