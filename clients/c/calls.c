@@ -29,8 +29,8 @@ static enum rs_client_status calls_check_delay(struct rs_client *c, const char *
 }
 
 /* The options of ENQUEUE, checked, into m. */
-static enum rs_client_status calls_enqueue_opts(struct rs_client *c, struct rs_enqueue *e,
-                                                const struct rs_enqueue_opts *o)
+enum rs_client_status calls_enqueue_opts(struct rs_client *c, struct rs_enqueue *e,
+                                         const struct rs_enqueue_opts *o)
 {
     enum rs_client_status st;
     if (o->idempotency_key != NULL) {

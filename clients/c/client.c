@@ -237,8 +237,13 @@ static enum rs_msg_type client_reply_type(enum call_kind kind)
         return RS_MSG_JOB;
     case CALL_LIST:
         return RS_MSG_JOBS;
+    case CALL_SCHEDULE:
+        return RS_MSG_SCHEDULE;
+    case CALL_SCHEDULES:
+        return RS_MSG_SCHEDULES;
     case CALL_REGISTER:
     case CALL_ACK:
+    case CALL_SCHEDULE_DELETE:
         return RS_MSG_OK;
     }
     return RS_MSG_OK;

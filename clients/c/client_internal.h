@@ -19,16 +19,19 @@
 
 /* Which request an entry of the pending table is, hence which reply it expects. */
 enum call_kind {
-    CALL_HELLO = 1, /* WELCOME */
-    CALL_PING,      /* PONG */
-    CALL_ENQUEUE,   /* ENQUEUED */
-    CALL_AWAIT,     /* COMPLETED */
-    CALL_GET,       /* JOB */
-    CALL_CANCEL,    /* JOB */
-    CALL_RETRY,     /* JOB */
-    CALL_LIST,      /* JOBS */
-    CALL_REGISTER,  /* OK */
-    CALL_ACK,       /* OK */
+    CALL_HELLO = 1,       /* WELCOME */
+    CALL_PING,            /* PONG */
+    CALL_ENQUEUE,         /* ENQUEUED */
+    CALL_AWAIT,           /* COMPLETED */
+    CALL_GET,             /* JOB */
+    CALL_CANCEL,          /* JOB */
+    CALL_RETRY,           /* JOB */
+    CALL_LIST,            /* JOBS */
+    CALL_REGISTER,        /* OK */
+    CALL_ACK,             /* OK */
+    CALL_SCHEDULE,        /* SCHEDULE: SCHEDULE_PUT, _GET, _PAUSE, _RESUME */
+    CALL_SCHEDULES,       /* SCHEDULES */
+    CALL_SCHEDULE_DELETE, /* OK */
 };
 
 /*
@@ -41,6 +44,8 @@ struct client_reply {
     struct rs_completion *completion;
     struct rs_job_info *job;
     struct rs_job_list *list;
+    struct rs_schedule_info *schedule;
+    struct rs_schedule_page *schedules;
     bool done; /* set when a blocking call's reply arrived */
     char error[512];
     char code[32];
@@ -139,6 +144,13 @@ void reply_from_error(struct client_reply *r, enum call_kind kind, const struct 
  * Turn the reply m to a job request of kind into r with owned copies. Returns RS_CLIENT_OK,
  * RS_CLIENT_E_PROTOCOL (m is not the reply kind expects; r says so) or RS_CLIENT_E_NOMEM.
  */
+/* The options of ENQUEUE, checked, into e (calls.c). */
+enum rs_client_status calls_enqueue_opts(struct rs_client *c, struct rs_enqueue *e,
+                                         const struct rs_enqueue_opts *o) CLIENT_MUST_CHECK;
+
+/* SCHEDULE and SCHEDULES into r (schedules.c); 0, or -1 out of memory. */
+int schedules_reply(struct client_reply *r, enum call_kind kind, const struct rs_msg *m);
+
 enum rs_client_status reply_from_msg(struct client_reply *r, enum call_kind kind,
                                      const struct rs_msg *m);
 

@@ -207,10 +207,15 @@ enum rs_client_status reply_from_msg(struct client_reply *r, enum call_kind kind
     case CALL_LIST:
         rc = jobs_list(r, &m->u.jobs);
         break;
+    case CALL_SCHEDULE:
+    case CALL_SCHEDULES:
+        rc = schedules_reply(r, kind, m);
+        break;
     case CALL_HELLO:
     case CALL_PING:
     case CALL_REGISTER:
     case CALL_ACK:
+    case CALL_SCHEDULE_DELETE:
         break;
     }
     if (rc != 0) {
@@ -230,6 +235,10 @@ void reply_move(struct client_reply *dst, struct client_reply *src)
     src->completion = NULL;
     src->job = NULL;
     src->list = NULL;
+    src->schedule = NULL;
+    src->schedules = NULL;
+    src->pub.schedule = NULL;
+    src->pub.schedules = NULL;
     src->pub.completion = NULL;
     src->pub.job = NULL;
     src->pub.list = NULL;
@@ -241,6 +250,12 @@ void reply_clear(struct client_reply *r)
     rs_completion_free(r->completion);
     rs_job_info_free(r->job);
     rs_job_list_free(r->list);
+    rs_schedule_info_free(r->schedule);
+    rs_schedule_page_free(r->schedules);
+    r->schedule = NULL;
+    r->schedules = NULL;
+    r->pub.schedule = NULL;
+    r->pub.schedules = NULL;
     r->completion = NULL;
     r->job = NULL;
     r->list = NULL;

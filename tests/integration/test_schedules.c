@@ -16,6 +16,7 @@
 
 #include "daemon_proc.h"
 #include "pgtest.h"
+#include "reseolio.h"
 #include "wire.h"
 
 #define SCALE_ENV "RESEOLIO_DEBUG_SCHEDULE_CLOCK_SCALE=60"
@@ -324,5 +325,50 @@ Test(schedules, zone_honoured_and_bad_input_refused)
     cr_expect(wire_is_error(&r, "not_found"), "a refused schedule was stored");
     wire_reply_free(&r);
     close(fd);
+    daemon_down(&d);
+}
+
+Test(schedules, c_client_calls)
+{
+    struct daemon_proc d;
+    daemon_up(&d, false);
+    struct rs_client_opts co;
+    rs_client_opts_init(&co);
+    struct rs_client *c = NULL;
+    char *err = NULL;
+    cr_assert_eq(rs_client_connect(d.socket, &co, &c, &err), RS_CLIENT_OK, "%s", err ? err : "");
+    struct rs_schedule_opts o;
+    rs_schedule_opts_init(&o);
+    o.zone = "Europe/Berlin";
+    o.job.max_attempts = 4;
+    o.job.backoff = RS_CLIENT_BACKOFF_LINEAR;
+    struct rs_schedule_info *s = NULL;
+    cr_assert_eq(rs_schedule_put(c, "c-api", "tick", "@hourly", &o, &s), RS_CLIENT_OK, "%s",
+                 rs_client_errmsg(c));
+    cr_expect_str_eq(s->zone, "Europe/Berlin");
+    cr_expect_eq(s->max_attempts, 4);
+    cr_expect_eq(s->backoff, RS_CLIENT_BACKOFF_LINEAR);
+    cr_expect_gt(s->next_run_at, 0);
+    rs_schedule_info_free(s);
+    o.zone = "Not/AZone";
+    cr_expect_eq(rs_schedule_put(c, "c-bad", "tick", "@hourly", &o, &s), RS_CLIENT_E_SERVER);
+    cr_expect_str_eq(rs_client_error_code(c), "bad_value");
+    cr_assert_eq(rs_schedule_pause(c, "c-api", &s), RS_CLIENT_OK);
+    cr_expect(s->paused);
+    cr_expect_eq(s->next_run_at, 0);
+    rs_schedule_info_free(s);
+    cr_assert_eq(rs_schedule_resume(c, "c-api", NULL), RS_CLIENT_OK);
+    cr_assert_eq(rs_schedule_get(c, "c-api", &s), RS_CLIENT_OK);
+    cr_expect(!s->paused);
+    rs_schedule_info_free(s);
+    struct rs_schedule_page *p = NULL;
+    cr_assert_eq(rs_schedule_list(c, NULL, 0, &p), RS_CLIENT_OK);
+    cr_expect_eq(p->count, 1);
+    cr_expect_null(p->next);
+    rs_schedule_page_free(p);
+    cr_assert_eq(rs_schedule_delete(c, "c-api"), RS_CLIENT_OK);
+    cr_expect_eq(rs_schedule_get(c, "c-api", &s), RS_CLIENT_E_SERVER);
+    cr_expect_str_eq(rs_client_error_code(c), "not_found");
+    rs_client_close(c);
     daemon_down(&d);
 }

@@ -283,6 +283,81 @@ RS_CLIENT_API enum rs_client_status rs_list(struct rs_client *c,
                                             const struct rs_list_filter *filter, uint64_t cursor,
                                             struct rs_job_list **out) RS_CLIENT_MUST_CHECK;
 
+/* ---- Schedules -------------------------------------------------------------------------- */
+
+/* How a schedule's runs are made. Zeroed (or rs_schedule_opts_init) means: UTC, no arguments,
+ * the job defaults, a new schedule active and an existing one as it is. */
+struct rs_schedule_opts {
+    const char *zone; /* IANA time zone, e.g. "Europe/Berlin"; NULL: UTC */
+    const void *args; /* the arguments of every run (MessagePack by convention) */
+    size_t args_len;
+    /* The job options of every run: max_attempts, backoff, initial_delay_ms, max_delay_ms,
+     * jitter, timeout_ms, priority (the key, run_at_ms and delay_ms must stay unset). */
+    struct rs_enqueue_opts job;
+    int paused; /* -1: keep (new: active), 0: active, 1: paused */
+};
+
+/* Everything the daemon knows of a schedule. Owner: see the function that returned it. */
+struct rs_schedule_info {
+    char *name, *function, *cron, *zone;
+    uint8_t *args; /* never NULL, may be empty */
+    size_t args_len;
+    uint64_t max_attempts;
+    enum rs_client_backoff backoff; /* never RS_CLIENT_BACKOFF_DEFAULT */
+    uint64_t initial_delay_ms, max_delay_ms;
+    double jitter;
+    uint64_t timeout_ms;
+    int priority;
+    bool paused;
+    int64_t next_run_at; /* Unix ms of the next run; 0 while paused */
+    int64_t last_run_at; /* due time of the latest run, Unix ms; 0: none yet */
+    int64_t created_at;
+};
+
+/* One page of schedules by name. */
+struct rs_schedule_page {
+    struct rs_schedule_info *schedules; /* count entries */
+    size_t count;
+    char *next; /* cursor (a name) of the next page for rs_schedule_list; NULL on the last */
+};
+
+/* Every option unset (paused -1). */
+RS_CLIENT_API void rs_schedule_opts_init(struct rs_schedule_opts *opts);
+/* Free a schedule / a page of schedules. NULL is a no-op. */
+RS_CLIENT_API void rs_schedule_info_free(struct rs_schedule_info *s);
+RS_CLIENT_API void rs_schedule_page_free(struct rs_schedule_page *l);
+
+/*
+ * Create the schedule name (1..200 bytes) that runs function at every due time of cron (5
+ * fields or @daily and friends) in opts->zone, or update it (idempotent by name). opts may be
+ * NULL. RS_CLIENT_E_SERVER "bad_value" for an invalid expression or zone (the message says
+ * why). On RS_CLIENT_OK *out is the schedule, to release with rs_schedule_info_free.
+ */
+RS_CLIENT_API enum rs_client_status
+rs_schedule_put(struct rs_client *c, const char *name, const char *function, const char *cron,
+                const struct rs_schedule_opts *opts,
+                struct rs_schedule_info **out) RS_CLIENT_MUST_CHECK;
+/* One schedule; RS_CLIENT_E_SERVER "not_found" when there is none. */
+RS_CLIENT_API enum rs_client_status
+rs_schedule_get(struct rs_client *c, const char *name,
+                struct rs_schedule_info **out) RS_CLIENT_MUST_CHECK;
+/* No more runs until resumed. *out as rs_schedule_get (may be NULL: not wanted). */
+RS_CLIENT_API enum rs_client_status
+rs_schedule_pause(struct rs_client *c, const char *name,
+                  struct rs_schedule_info **out) RS_CLIENT_MUST_CHECK;
+/* Runs again from the next due time after now. *out as rs_schedule_pause. */
+RS_CLIENT_API enum rs_client_status
+rs_schedule_resume(struct rs_client *c, const char *name,
+                   struct rs_schedule_info **out) RS_CLIENT_MUST_CHECK;
+/* Remove it (its jobs stay). */
+RS_CLIENT_API enum rs_client_status rs_schedule_delete(struct rs_client *c,
+                                                       const char *name) RS_CLIENT_MUST_CHECK;
+/* A page of schedules by name: after NULL for the first, else the next of the previous page;
+ * limit 0 means 100. *out to release with rs_schedule_page_free. */
+RS_CLIENT_API enum rs_client_status
+rs_schedule_list(struct rs_client *c, const char *after, unsigned limit,
+                 struct rs_schedule_page **out) RS_CLIENT_MUST_CHECK;
+
 /* ---- Non-blocking mode ------------------------------------------------------------------ */
 
 /*
@@ -300,6 +375,8 @@ struct rs_reply {
     const struct rs_completion *completion;   /* rs_await_async */
     const struct rs_job_info *job;            /* rs_get_async, rs_cancel_async, rs_retry_async */
     const struct rs_job_list *list;           /* rs_list_async */
+    const struct rs_schedule_info *schedule;  /* schedule calls (internal so far) */
+    const struct rs_schedule_page *schedules; /* schedule list (internal so far) */
 };
 
 /*
