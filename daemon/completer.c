@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "jobstore.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "waiters.h"
 
@@ -21,7 +22,8 @@
 struct complete_item {
     struct request req;
     struct jobstore_outcome out;
-    char *data; /* result or error bytes copied out of the request's frame; NULL if none */
+    char *data;  /* result or error bytes copied out of the request's frame; NULL if none */
+    uint32_t fn; /* the function's row in the metrics */
 };
 
 /* Owner: the completer while filling or waiting, then the store callback. */
@@ -105,6 +107,11 @@ static const struct jobstore_moved *completer_find(const struct jobstore_moved *
 static void completer_answer(struct completer *k, struct complete_item *it,
                              const struct jobstore_moved *row)
 {
+    if (row != NULL) {
+        metrics_job(it->fn, it->out.ok ? METRICS_SUCCEEDED : METRICS_FAILED);
+        if (row->status == JOBSTORE_DEAD)
+            metrics_job(it->fn, METRICS_DEAD);
+    }
     if (row != NULL && row->status != JOBSTORE_PENDING) {
         struct waiters_final f = {
             .id = it->out.id,
@@ -224,7 +231,7 @@ static void completer_close_open(struct completer *k)
 }
 
 /* Copy one ACK and join the open batch (one outcome per job in a batch). */
-int completer_add(struct completer *k, struct conn *c, const struct rs_msg *msg)
+int completer_add(struct completer *k, struct conn *c, const struct rs_msg *msg, uint32_t fn)
 {
     const struct rs_ack *a = &msg->u.ack;
     if (a->job > INT64_MAX || a->attempt > INT32_MAX)
@@ -250,6 +257,7 @@ int completer_add(struct completer *k, struct conn *c, const struct rs_msg *msg)
     it->out.id = (int64_t)a->job;
     it->out.attempt = (int32_t)a->attempt;
     it->out.ok = a->ok;
+    it->fn = fn;
     it->out.retryable = (a->has & RS_HAS_RETRYABLE) ? a->retryable : true;
     const void *src = a->ok ? (const void *)a->result.ptr : (const void *)a->error.ptr;
     size_t len = a->ok ? a->result.len : a->error.len;

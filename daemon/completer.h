@@ -21,8 +21,9 @@ struct completer;
 struct completer *completer_new(struct engine *e) __attribute__((warn_unused_result));
 void completer_free(struct completer *k);
 
-/* Add one ACK of c to the batch. Returns 0, or -1 when c was closed. */
-int completer_add(struct completer *k, struct conn *c, const struct rs_msg *msg)
+/* Add one ACK of c to the batch; fn is the attempt's function row in the metrics (its outcome
+ * is counted there once committed). Returns 0, or -1 when c was closed. */
+int completer_add(struct completer *k, struct conn *c, const struct rs_msg *msg, uint32_t fn)
     __attribute__((warn_unused_result));
 
 #endif

@@ -33,6 +33,7 @@ enum config_key {
     KEY_HEARTBEAT,
     KEY_LEASE,
     KEY_UNAVAILABLE,
+    KEY_METRICS_ADDR,
     KEY_COUNT,
 };
 
@@ -51,6 +52,7 @@ static const struct {
     [KEY_HEARTBEAT] = {"heartbeat-ms", "RESEOLIO_HEARTBEAT_MS"},
     [KEY_LEASE] = {"lease-ms", "RESEOLIO_LEASE_MS"},
     [KEY_UNAVAILABLE] = {"unavailable-ms", "RESEOLIO_UNAVAILABLE_MS"},
+    [KEY_METRICS_ADDR] = {"metrics-addr", "RESEOLIO_METRICS_ADDR"},
 };
 
 enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_KEY_BASE = 256 };
@@ -84,10 +86,33 @@ static const char config_usage[] =
     "  --unavailable-ms MS    a request that waits this long for PostgreSQL is answered\n"
     "                         unavailable (retryable), 100..3600000 (default 10000)\n"
     "                                                            [RESEOLIO_UNAVAILABLE_MS]\n"
+    "  --metrics-addr ADDR    serve /metrics and /healthz over HTTP on HOST:PORT (e.g.\n"
+    "                         127.0.0.1:9464) or a Unix socket PATH; default: off\n"
+    "                                                            [RESEOLIO_METRICS_ADDR]\n"
     "  --help                 print this and exit\n"
     "  --version              print the version and exit\n"
     "\n"
     "Flags beat environment variables.\n";
+
+/* HOST:PORT with a port in 1..65535 (an IPv6 host in brackets), or an absolute path that fits a
+ * Unix socket address. Returns 0 when valid. */
+static int config_check_metrics_addr(const char *v)
+{
+    if (v[0] == '/')
+        return strlen(v) < sizeof(((struct sockaddr_un *)0)->sun_path) ? 0 : -1;
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || colon == v || colon[1] == '\0' || strlen(colon + 1) > 5)
+        return -1;
+    for (const char *p = colon + 1; *p != '\0'; p++)
+        if (*p < '0' || *p > '9')
+            return -1;
+    long port = strtol(colon + 1, NULL, 10);
+    if (port < 1 || port > 65535 || colon - v > 255)
+        return -1;
+    if (v[0] == '[' && colon[-1] != ']')
+        return -1;
+    return 0;
+}
 
 /* Parse a decimal unsigned integer in [min, max], the whole string and nothing else. */
 static int config_parse_uint(const char *s, uint64_t min, uint64_t max, uint32_t *out)
@@ -220,6 +245,15 @@ static int config_apply(struct config *cfg, enum config_key key, const char *val
             return -1;
         }
         return 0;
+    case KEY_METRICS_ADDR:
+        if (config_check_metrics_addr(value) != 0) {
+            snprintf(err, errlen,
+                     "%s: metrics address must be HOST:PORT (port 1..65535, e.g. "
+                     "127.0.0.1:9464) or an absolute Unix socket path of at most %zu bytes",
+                     origin, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+            return -1;
+        }
+        return config_set_string(&cfg->metrics_addr, value);
     case KEY_COUNT:
         break;
     }
@@ -333,5 +367,6 @@ void config_free(struct config *cfg)
     free(cfg->storage);
     free(cfg->schema);
     free(cfg->state_dir);
+    free(cfg->metrics_addr);
     memset(cfg, 0, sizeof(*cfg));
 }

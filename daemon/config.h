@@ -25,10 +25,11 @@
 
 /* Owner: main; release with config_free. Strings are malloc'd. */
 struct config {
-    char *socket_path; /* always set after config_load */
-    char *storage;     /* NULL: the private cluster; may hold a password, never log */
-    char *schema;      /* PostgreSQL schema of the tables */
-    char *state_dir;   /* the private cluster's home; NULL: pgcluster_default_state_dir() */
+    char *socket_path;  /* always set after config_load */
+    char *storage;      /* NULL: the private cluster; may hold a password, never log */
+    char *schema;       /* PostgreSQL schema of the tables */
+    char *state_dir;    /* the private cluster's home; NULL: pgcluster_default_state_dir() */
+    char *metrics_addr; /* HOST:PORT or a Unix socket path of the HTTP endpoint; NULL: off */
     enum log_level log_level;
     uint32_t max_frame;         /* frame body limit announced in WELCOME */
     uint32_t max_connections;   /* connections served at once */

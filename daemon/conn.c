@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "server.h"
 #include "session.h"
 
@@ -129,6 +130,7 @@ int conn_send(struct conn *c, const struct rs_msg *msg)
             conn_close(c, "out of memory queueing %s", rs_msg_type_name(msg->type));
         return -1;
     }
+    metrics_frame_out();
     if (queued == 0 && !event_pending(c->ev_write, EV_WRITE, NULL) &&
         event_add(c->ev_write, NULL) != 0) {
         conn_close(c, "cannot watch the socket for writing");
@@ -160,6 +162,7 @@ int conn_send_error(struct conn *c, uint32_t request_id, enum rs_code code, bool
         msg.u.error.has |= RS_HAS_RETRYABLE;
         msg.u.error.retryable = true;
     }
+    metrics_error_sent(code);
     log_debug("conn %llu: ERROR %s to request %lu: %s", (unsigned long long)c->id, name,
               (unsigned long)request_id, text);
     return conn_send(c, &msg);
@@ -207,6 +210,7 @@ static void conn_process(struct conn *c)
                 conn_close_after_flush(c, "framing error: %s", rs_code_name(code));
             return;
         }
+        metrics_frame_in();
         if (session_handle_frame(c, body, len) != 0)
             return;
     }

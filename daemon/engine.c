@@ -17,9 +17,11 @@
 #include "completer.h"
 #include "conn.h"
 #include "enqueuer.h"
+#include "gauges.h"
 #include "jobops.h"
 #include "jobstore.h"
 #include "log.h"
+#include "metrics.h"
 #include "schedops.h"
 #include "scheduler.h"
 #include "schedtimer.h"
@@ -343,11 +345,12 @@ int engine_new(struct engine **out, struct server *s, const struct engine_opts *
     e->completer = completer_new(e);
     e->scheduler = scheduler_new(e);
     e->waiters = waiters_new(e);
+    e->gauges = gauges_new(e);
     e->schedtimer = schedtimer_new(e);
     e->ev_sweep = event_new(e->base, -1, EV_PERSIST, engine_on_sweep, e);
     e->ev_outage = evtimer_new(e->base, engine_on_outage, e);
     if (e->enqueuer == NULL || e->completer == NULL || e->scheduler == NULL || e->waiters == NULL ||
-        e->schedtimer == NULL || e->ev_sweep == NULL || e->ev_outage == NULL)
+        e->schedtimer == NULL || e->gauges == NULL || e->ev_sweep == NULL || e->ev_outage == NULL)
         goto nomem;
 
     e->schema = strdup(opts->schema);
@@ -385,10 +388,13 @@ int engine_handle(struct engine *e, struct conn *c, const struct rs_msg *msg)
         return enqueuer_add(e->enqueuer, c, msg);
     case RS_MSG_REGISTER:
         return scheduler_register(e->scheduler, c, msg);
-    case RS_MSG_ACK:
+    case RS_MSG_ACK: {
+        uint32_t fn = METRICS_MAX_FUNCTIONS;
         if (msg->u.ack.job <= INT64_MAX && msg->u.ack.attempt <= INT32_MAX)
-            scheduler_acked(e->scheduler, c, (int64_t)msg->u.ack.job, (int32_t)msg->u.ack.attempt);
-        return completer_add(e->completer, c, msg);
+            fn = scheduler_acked(e->scheduler, c, (int64_t)msg->u.ack.job,
+                                 (int32_t)msg->u.ack.attempt);
+        return completer_add(e->completer, c, msg, fn);
+    }
     case RS_MSG_AWAIT:
         return waiters_await(e->waiters, c, msg);
     case RS_MSG_GET:
@@ -540,6 +546,7 @@ void engine_free(struct engine *e)
     enqueuer_free(e->enqueuer);
     completer_free(e->completer);
     waiters_free(e->waiters);
+    gauges_free(e->gauges);
     scheduler_free(e->scheduler);
     schedtimer_free(e->schedtimer);
     if (e->ev_sweep != NULL)

@@ -22,6 +22,7 @@ struct completer;
 struct scheduler;
 struct schedtimer;
 struct waiters;
+struct gauges;
 struct jobstore_err;
 struct boot;
 
@@ -70,6 +71,7 @@ struct engine {
     struct scheduler *scheduler;   /* owned */
     struct waiters *waiters;       /* owned */
     struct schedtimer *schedtimer; /* cron schedules' timer; owned */
+    struct gauges *gauges;         /* queue depth and nodes for metrics and STATS; owned */
     struct event *ev_sweep;        /* heartbeat + safety sweep, every sweep_ms */
     struct event *ev_outage;       /* the work session is down: fail waiting requests */
     bool outage;                   /* the session has been down longer than unavailable_ms */

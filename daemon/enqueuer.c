@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "jobstore.h"
 #include "log.h"
+#include "metrics.h"
 #include "request.h"
 #include "scheduler.h"
 
@@ -110,6 +111,9 @@ static void enqueuer_on_done(void *arg, const struct jobstore_enqueued *out, siz
         log_debug("enqueue of %zu job(s) committed", b->n);
     for (size_t i = 0; i < b->n; i++) {
         struct enqueue_item *it = &b->items[i];
+        if (err == NULL)
+            metrics_job(metrics_fn_id(it->job.name, it->job.name_len),
+                        out[i].deduplicated ? METRICS_DEDUPLICATED : METRICS_ENQUEUED);
         if (err == NULL && !out[i].deduplicated)
             scheduler_wake(q->e->scheduler, it->job.name, it->job.name_len, out[i].run_at_ms);
         struct conn *c = request_detach(&it->req);

@@ -12,6 +12,8 @@
 #include "config.h"
 #include "engine.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "server.h"
 
 /* Exit statuses: 0 stopped cleanly, 1 could not start or run, 2 bad settings. */
@@ -91,10 +93,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     int status = EXIT_RUNTIME;
+    struct metrics_http *mhttp = NULL;
     struct server server;
     struct event *ev_term = NULL, *ev_int = NULL;
     struct event_base *base = event_base_new();
-    if (base == NULL) {
+    if (base == NULL || metrics_init() != 0) {
         log_error("cannot create the event loop; exiting");
         goto out;
     }
@@ -113,6 +116,12 @@ int main(int argc, char **argv)
         server_free(&server);
         goto out;
     }
+    if (cfg.metrics_addr != NULL &&
+        metrics_http_open(&mhttp, &server, cfg.metrics_addr, err, sizeof(err)) != 0) {
+        log_error("cannot start: %s; exiting", err);
+        server_free(&server);
+        goto out;
+    }
     ev_term = evsignal_new(base, SIGTERM, main_on_signal, &server);
     ev_int = evsignal_new(base, SIGINT, main_on_signal, &server);
     if (ev_term == NULL || ev_int == NULL || event_add(ev_term, NULL) != 0 ||
@@ -125,14 +134,19 @@ int main(int argc, char **argv)
     log_info("ready: listening on %s (node %s, storage %s, max frame %u, max connections %u)",
              cfg.socket_path, server.node_id, server.storage.display, cfg.max_frame,
              cfg.max_connections);
+    if (mhttp != NULL)
+        log_info("metrics: serving /metrics and /healthz over HTTP on %s", cfg.metrics_addr);
     if (event_base_dispatch(base) < 0)
         log_error("the event loop failed; exiting");
     else
         status = EXIT_SUCCESS;
+    /* The engine first: freeing it answers the scrapes that wait for a queue count. */
     server_free(&server);
     log_info("stopped");
 
 out:
+    metrics_http_close(mhttp);
+    metrics_free();
     if (ev_term != NULL)
         event_free(ev_term);
     if (ev_int != NULL)

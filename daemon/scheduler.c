@@ -16,6 +16,7 @@
 #include "engine.h"
 #include "jobstore.h"
 #include "log.h"
+#include "metrics.h"
 
 /* Running attempts hashed by job id (a power of two). */
 #define SCHED_BUCKETS 4096u
@@ -34,6 +35,8 @@ struct running {
     int32_t attempt;
     int64_t deadline_ms;
     struct event *ev_deadline;
+    uint32_t fn;         /* its function's row in the metrics */
+    uint64_t started_us; /* metrics_now_us() at DISPATCH */
 };
 
 /* A connection that sent REGISTER. Owner: the scheduler; conn.worker points here. */
@@ -247,6 +250,7 @@ static void scheduler_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct running *r = arg;
     struct scheduler *s = r->s;
+    metrics_job(r->fn, METRICS_TIMED_OUT);
     log_info("conn %llu: job %lld attempt %d passed its deadline; sending ABANDON timeout and "
              "expiring the attempt",
              (unsigned long long)(r->w->conn != NULL ? r->w->conn->id : 0), (long long)r->id,
@@ -271,6 +275,9 @@ static void scheduler_dispatch(struct scheduler *s, struct worker *w,
     r->id = job->id;
     r->attempt = job->attempt;
     r->deadline_ms = job->deadline_ms;
+    r->fn = metrics_fn_id(job->name, strlen(job->name));
+    r->started_us = metrics_now_us();
+    metrics_job(r->fn, METRICS_STARTED);
     TAILQ_INSERT_TAIL(&w->running, r, link);
     LIST_INSERT_HEAD(&s->buckets[(uint64_t)job->id & (SCHED_BUCKETS - 1)], r, bucket);
     w->nrunning++;
@@ -529,13 +536,16 @@ int scheduler_register(struct scheduler *s, struct conn *c, const struct rs_msg 
 }
 
 /* An ACK arrived: the worker no longer runs that attempt. */
-void scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt)
+uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt)
 {
     struct running *r = scheduler_find(s, id);
     if (r == NULL || r->attempt != attempt || r->w->conn != c)
-        return;
+        return METRICS_MAX_FUNCTIONS;
+    uint32_t fn = r->fn;
+    metrics_attempt(fn, metrics_now_us() - r->started_us);
     running_free(r);
     scheduler_slot_freed(s);
+    return fn;
 }
 
 /* New or re-queued work: claim now if due, else remember when. */

@@ -26,8 +26,10 @@ void scheduler_free(struct scheduler *s);
 int scheduler_register(struct scheduler *s, struct conn *c, const struct rs_msg *msg)
     __attribute__((warn_unused_result));
 
-/* c ACKed job id attempt: its slot is free again (whatever the store then says). */
-void scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt);
+/* c ACKed job id attempt: its slot is free again (whatever the store then says). Returns the
+ * attempt's function row in the metrics (metrics_fn_id), or METRICS_MAX_FUNCTIONS when c was
+ * not running that attempt. */
+uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt);
 
 /* Work for name (NULL: any) is due at run_at_ms: claim now, or arm the timer for then. */
 void scheduler_wake(struct scheduler *s, const char *name, size_t name_len, int64_t run_at_ms);

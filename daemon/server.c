@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "reseolio/msg.h"
 
 #ifndef RESEOLIOD_VERSION
@@ -60,6 +61,7 @@ static void server_on_accept(int fd, const struct ucred *peer, void *arg)
     }
     /* The socket is 0600 already; this also holds if its mode is ever widened by hand. */
     if (peer->uid != geteuid() && peer->uid != 0) {
+        metrics_conn_rejected();
         log_warn("refused a connection from pid %ld: uid %lu is neither ours (%lu) nor root",
                  (long)peer->pid, (unsigned long)peer->uid, (unsigned long)geteuid());
         close(fd);
@@ -69,10 +71,12 @@ static void server_on_accept(int fd, const struct ucred *peer, void *arg)
         char why[128];
         snprintf(why, sizeof(why), "connection limit reached (%u connections)",
                  s->cfg->max_connections);
+        metrics_conn_rejected();
         log_warn("refused a connection from pid %ld: %s", (long)peer->pid, why);
         server_refuse(fd, why);
         return;
     }
+    metrics_conn_accepted();
     (void)conn_new(s, fd, peer);
 }
 

@@ -76,6 +76,7 @@ struct pgconn {
     int connect_timeout_ms;
     int backoff_ms;
     bool was_ready; /* a session was set up before: the next on_ready is a reconnect */
+    struct pgconn_stats stats;
     bool setup_failed;
     char setup_err[256];
 
@@ -282,6 +283,9 @@ static void pgconn_finish_batch(struct pgconn *c)
         if (r->last)
             break;
     }
+    c->stats.round_trips++;
+    if (failed != NULL)
+        c->stats.errors++;
     /* Copied: the failed request is freed before the ones after it are answered. */
     failed_name = failed != NULL ? failed->name : NULL;
     if (failed != NULL) {
@@ -490,6 +494,8 @@ static void pgconn_setup_finished(struct pgconn *c)
     }
     event_del(c->timer);
     c->state = PGCONN_S_READY;
+    if (reconnect)
+        c->stats.reconnects++;
     c->was_ready = true;
     c->backoff_ms = PGCONN_BACKOFF_MIN_MS;
     if (pgconn_send_waiting(c) != 0)
@@ -616,6 +622,7 @@ static void pgconn_drop(struct pgconn *c, const char *why)
         return;
     }
     c->broken[0] = '\0';
+    c->stats.errors++;
     /* why may point into the PGconn we are about to finish. */
     snprintf(reason, sizeof(reason), "%s", why != NULL && why[0] != '\0' ? why : "unknown");
     len = strlen(reason);
@@ -804,6 +811,11 @@ bool pgconn_ready(const struct pgconn *c)
 size_t pgconn_pending(const struct pgconn *c)
 {
     return c->queued;
+}
+
+void pgconn_stats(const struct pgconn *c, struct pgconn_stats *out)
+{
+    *out = c->stats;
 }
 
 int pgconn_backend_pid(const struct pgconn *c)

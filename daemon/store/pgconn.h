@@ -133,6 +133,16 @@ bool pgconn_ready(const struct pgconn *c);
 /* Statements accepted and not yet answered (waiting plus in flight). */
 size_t pgconn_pending(const struct pgconn *c);
 
+/* Counters of one pgconn since it was made, for the daemon's metrics. */
+struct pgconn_stats {
+    unsigned long long round_trips; /* batches whose sync came back (one transaction each) */
+    unsigned long long errors;      /* failed batches, and sessions lost or never set up */
+    unsigned long long reconnects;  /* sessions set up again after one was lost */
+};
+
+/* Copy c's counters into out. */
+void pgconn_stats(const struct pgconn *c, struct pgconn_stats *out);
+
 /* The server process of the current session (for logs and tests), 0 when there is none. */
 int pgconn_backend_pid(const struct pgconn *c);
 

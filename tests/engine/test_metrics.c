@@ -1,0 +1,234 @@
+/*
+ * The metrics endpoint of the real daemon: its counters match the jobs that were run (with
+ * failures, a deduplicated enqueue and queued jobs), /healthz follows PostgreSQL, and bad HTTP
+ * requests do not hurt the daemon. Scraped with a plain-socket HTTP client.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "httpget.h"
+#include "pgtest.h"
+
+#define T 10000
+
+static struct fixture fx;
+static char maddr[108];
+
+static void stop(void)
+{
+    fx_stop(&fx);
+    unlink(maddr);
+}
+
+/* The daemon with its metrics on a Unix socket of this test. */
+static void start(const char *prefix)
+{
+    snprintf(maddr, sizeof(maddr), "/tmp/rs-metrics-%ld.sock", (long)getpid());
+    const char *extra[] = {"--metrics-addr", maddr, NULL};
+    fx_start(&fx, prefix, extra);
+}
+
+/* Scrape /metrics; fails the test unless 200. */
+static char *scrape(void)
+{
+    char *body = NULL;
+    int code = httpget(maddr, "/metrics", &body);
+    cr_assert_eq(code, 200, "GET /metrics answered %d", code);
+    return body;
+}
+
+static double series(const char *text, const char *name, const char *fn)
+{
+    char s[256];
+    snprintf(s, sizeof(s), "%s{function=\"%s\"}", name, fn);
+    return httpget_metric(text, s);
+}
+
+/* Enqueue name with max_attempts 1 and optionally a key. */
+static int64_t enqueue(struct ec *c, const char *name, const char *key, bool *dedup)
+{
+    struct rs_enqueue e;
+    memset(&e, 0, sizeof(e));
+    e.name = (struct rs_str){name, (uint32_t)strlen(name)};
+    if (key != NULL)
+        e.key = (struct rs_str){key, (uint32_t)strlen(key)};
+    e.has |= RS_HAS_MAX_ATTEMPTS;
+    e.max_attempts = 1;
+    return ec_enqueue(c, &e, dedup, NULL, 0);
+}
+
+Test(metrics, counters_match_the_jobs_run, .fini = stop)
+{
+    start("metrics1");
+    struct ec app, worker;
+    fx_client(&fx, &app);
+    fx_client(&fx, &worker);
+    cr_assert_eq(ec_register(&worker, "m:ok", 8), 0);
+    cr_assert_eq(ec_register(&worker, "m:bad", 8), 0);
+
+    enum { NOK = 7, NBAD = 3, NIDLE = 2 };
+    bool dedup = false;
+    cr_assert_gt(enqueue(&app, "m:ok", "k1", &dedup), 0);
+    cr_assert_not(dedup);
+    for (int i = 1; i < NOK; i++)
+        cr_assert_gt(enqueue(&app, "m:ok", NULL, NULL), 0);
+    cr_assert_gt(enqueue(&app, "m:ok", "k1", &dedup), 0);
+    cr_assert(dedup);
+    for (int i = 0; i < NBAD; i++)
+        cr_assert_gt(enqueue(&app, "m:bad", NULL, NULL), 0);
+    for (int i = 0; i < NIDLE; i++)
+        cr_assert_gt(enqueue(&app, "m:idle", NULL, NULL), 0);
+
+    for (int done = 0; done < NOK + NBAD; done++) {
+        struct wire_reply d;
+        cr_assert_eq(ec_next(&worker, RS_MSG_DISPATCH, T, &d), 0, "only %d dispatched", done);
+        bool ok = d.msg.u.dispatch.name.len == 4; /* "m:ok" */
+        cr_assert_eq(ec_ack(&worker, d.msg.u.dispatch.job, d.msg.u.dispatch.attempt, ok,
+                            ok ? NULL : "boom", true, NULL, 0),
+                     0);
+        wire_reply_free(&d);
+    }
+
+    char *m = scrape();
+    cr_expect_eq(series(m, "reseolio_jobs_enqueued_total", "m:ok"), NOK);
+    cr_expect_eq(series(m, "reseolio_jobs_deduplicated_total", "m:ok"), 1);
+    cr_expect_eq(series(m, "reseolio_jobs_started_total", "m:ok"), NOK);
+    cr_expect_eq(series(m, "reseolio_jobs_succeeded_total", "m:ok"), NOK);
+    cr_expect_eq(series(m, "reseolio_jobs_failed_total", "m:ok"), 0);
+    cr_expect_eq(series(m, "reseolio_jobs_enqueued_total", "m:bad"), NBAD);
+    cr_expect_eq(series(m, "reseolio_jobs_started_total", "m:bad"), NBAD);
+    cr_expect_eq(series(m, "reseolio_jobs_succeeded_total", "m:bad"), 0);
+    cr_expect_eq(series(m, "reseolio_jobs_failed_total", "m:bad"), NBAD);
+    cr_expect_eq(series(m, "reseolio_jobs_dead_total", "m:bad"), NBAD);
+    cr_expect_eq(series(m, "reseolio_jobs_enqueued_total", "m:idle"), NIDLE);
+    cr_expect_eq(series(m, "reseolio_jobs_started_total", "m:idle"), 0);
+    cr_expect_eq(series(m, "reseolio_attempt_duration_seconds_count", "m:ok"), NOK);
+    cr_expect_eq(series(m, "reseolio_attempt_duration_seconds_count", "m:bad"), NBAD);
+    cr_expect_eq(httpget_metric(m, "reseolio_attempt_duration_seconds_bucket{function=\"m:ok\","
+                                   "le=\"+Inf\"}"),
+                 NOK);
+    cr_expect_eq(httpget_metric(m, "reseolio_queue_jobs{function=\"m:idle\",status=\"pending\"}"),
+                 NIDLE);
+    cr_expect_eq(httpget_metric(m, "reseolio_queue_jobs{function=\"m:idle\",status=\"running\"}"),
+                 0);
+    cr_expect_eq(httpget_metric(m, "reseolio_queue_jobs{function=\"m:ok\",status=\"pending\"}"), -1,
+                 "no queued m:ok job is left");
+    cr_expect_eq(httpget_metric(m, "reseolio_connections"), 2);
+    cr_expect_geq(httpget_metric(m, "reseolio_connections_total"), 2);
+    cr_expect_gt(httpget_metric(m, "reseolio_frames_received_total"), NOK + NBAD);
+    cr_expect_gt(httpget_metric(m, "reseolio_pg_round_trips_total"), 0);
+    cr_expect_eq(httpget_metric(m, "reseolio_storage_up"), 1);
+    cr_expect_eq(httpget_metric(m, "reseolio_waiters"), 0);
+    cr_expect_eq(httpget_metric(m, "reseolio_functions_tracked"), 3);
+    free(m);
+
+    /* An ERROR is counted by its code. */
+    char err[64];
+    cr_assert_neq(ec_ack(&worker, 999999, 1, true, NULL, true, err, sizeof(err)), 0);
+    m = scrape();
+    cr_expect_eq(httpget_metric(m, "reseolio_protocol_errors_total{code=\"stale_attempt\"}"), 1);
+    free(m);
+    ec_close(&app);
+    ec_close(&worker);
+}
+
+Test(metrics, healthz_follows_postgresql, .fini = stop)
+{
+    start("metrics2");
+    char *body = NULL;
+    int code = 0;
+    /* "job engine ready" comes before the session is set up: wait for it. */
+    for (int i = 0; i < 200 && code != 200; i++) {
+        free(body);
+        body = NULL;
+        code = httpget(maddr, "/healthz", &body);
+        if (code != 200)
+            usleep(50 * 1000);
+    }
+    cr_assert_eq(code, 200, "healthz: %d %s", code, body != NULL ? body : "");
+    cr_expect(strncmp(body, "ok", 2) == 0, "body: %s", body);
+    free(body);
+    body = NULL;
+
+    cr_assert_eq(pgtest_stop(), 0);
+    code = 0;
+    for (int i = 0; i < 100 && code != 503; i++) {
+        /* The daemon notices a lost session at its next statement: the sweep, or a scrape. */
+        free(body);
+        body = NULL;
+        char *m = NULL;
+        (void)httpget(maddr, "/metrics", &m);
+        free(m);
+        code = httpget(maddr, "/healthz", &body);
+        if (code != 503)
+            usleep(100 * 1000);
+    }
+    cr_expect_eq(code, 503);
+    cr_expect(body != NULL && strstr(body, "storage") != NULL, "body: %s", body);
+    cr_expect(body != NULL && strchr(body, '\n') == body + strlen(body) - 1, "one line");
+    free(body);
+    body = NULL;
+    char *m = scrape(); /* answers with the cached queue count while PostgreSQL is down */
+    cr_expect_eq(httpget_metric(m, "reseolio_storage_up"), 0);
+    free(m);
+
+    cr_assert_eq(pgtest_start(), 0);
+    for (int i = 0; i < 200 && code != 200; i++) {
+        free(body);
+        body = NULL;
+        code = httpget(maddr, "/healthz", &body);
+        if (code != 200)
+            usleep(100 * 1000);
+    }
+    cr_expect_eq(code, 200);
+    free(body);
+}
+
+Test(metrics, bad_requests_do_not_hurt, .fini = stop)
+{
+    start("metrics3");
+    char *out = NULL;
+    static const char *const bad[] = {
+        "garbage\r\n\r\n",
+        "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+        "GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /metrics HTTP/9.9\r\n\r\n",
+        "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int code = httpget_raw(maddr, bad[i], strlen(bad[i]), &out);
+        cr_expect(code != 200, "request %zu answered 200", i);
+        free(out);
+        out = NULL;
+    }
+    /* Headers over the cap. */
+    size_t big = 64 * 1024;
+    char *req = malloc(big + 64);
+    int n = snprintf(req, 64, "GET /metrics HTTP/1.1\r\nX-Big: ");
+    memset(req + n, 'a', big);
+    memcpy(req + n + big, "\r\n\r\n", 5);
+    int code = httpget_raw(maddr, req, strlen(req), &out);
+    cr_expect(code != 200, "oversized headers answered %d", code);
+    free(out);
+    free(req);
+    /* A client that connects and says nothing is dropped after the timeout; meanwhile others
+     * are served. */
+    char *body = NULL;
+    cr_expect_eq(httpget(maddr, "/healthz", &body), 200);
+    free(body);
+    struct ec c;
+    fx_client(&fx, &c);
+    struct rs_msg ping;
+    memset(&ping, 0, sizeof(ping));
+    ping.type = RS_MSG_PING;
+    uint32_t rid = ec_send(&c, &ping);
+    struct wire_reply r;
+    cr_assert_eq(ec_reply(&c, rid, T, &r), 0);
+    cr_expect_eq(r.msg.type, RS_MSG_PONG);
+    wire_reply_free(&r);
+    ec_close(&c);
+}
