@@ -27,6 +27,7 @@ struct listener {
     int fd;
     int lock_fd;
     char *path;
+    bool inherited; /* passed by the service manager: its file is not ours to remove */
     struct event *ev_accept;
     struct event *ev_resume; /* re-enables accepting after a pause */
     listener_accept_fn fn;
@@ -284,6 +285,52 @@ fail:
     return st;
 }
 
+/* A listening socket passed by the service manager: accept on it as it is. */
+enum listener_status listener_adopt(struct listener **out, struct event_base *base, int fd,
+                                    listener_accept_fn fn, void *arg, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct sockaddr_un addr;
+    socklen_t len = sizeof(addr);
+    memset(&addr, 0, sizeof(addr));
+    struct listener *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        snprintf(err, errlen, "out of memory");
+        close(fd);
+        return LISTENER_ERROR;
+    }
+    l->fd = fd;
+    l->lock_fd = -1;
+    l->inherited = true;
+    l->fn = fn;
+    l->arg = arg;
+    if (getsockname(fd, (struct sockaddr *)&addr, &len) != 0 || len <= sizeof(sa_family_t) ||
+        addr.sun_path[0] == '\0')
+        l->path = strdup("(inherited socket)");
+    else
+        l->path = strndup(addr.sun_path, len - sizeof(sa_family_t));
+    l->ev_accept = event_new(base, l->fd, EV_READ | EV_PERSIST, listener_on_accept, l);
+    l->ev_resume = evtimer_new(base, listener_on_resume, l);
+    if (l->path == NULL || l->ev_accept == NULL || l->ev_resume == NULL ||
+        event_add(l->ev_accept, NULL) != 0) {
+        snprintf(err, errlen, "cannot watch the inherited socket for connections");
+        listener_close(l);
+        return LISTENER_ERROR;
+    }
+    *out = l;
+    return LISTENER_OK;
+}
+
+const char *listener_path(const struct listener *l)
+{
+    return l->path;
+}
+
+bool listener_inherited(const struct listener *l)
+{
+    return l->inherited;
+}
+
 /* Stop accepting, remove the socket file, release the lock. */
 void listener_close(struct listener *l)
 {
@@ -295,7 +342,7 @@ void listener_close(struct listener *l)
         event_free(l->ev_resume);
     if (l->fd >= 0)
         close(l->fd);
-    if (l->path != NULL && unlink(l->path) != 0 && errno != ENOENT)
+    if (l->path != NULL && !l->inherited && unlink(l->path) != 0 && errno != ENOENT)
         log_warn("cannot remove socket %s: %s", l->path, strerror(errno));
     /* The lock file stays: removing it would let a third daemon lock a different inode. */
     if (l->lock_fd >= 0)

@@ -5,6 +5,7 @@
 #ifndef RESEOLIOD_LISTENER_H
 #define RESEOLIOD_LISTENER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -33,7 +34,23 @@ enum listener_status listener_open(struct listener **out, struct event_base *bas
                                    listener_accept_fn fn, void *arg, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
-/* Stop accepting, remove the socket file, release the lock, free. NULL is a no-op. */
+/*
+ * Accept on fd, a listening Unix socket passed by the service manager (sdlisten_take): no
+ * directory check, no lock, no bind; its file, mode and group are the manager's, and it is
+ * left in place at close. fd is owned from now on (closed on failure).
+ */
+enum listener_status listener_adopt(struct listener **out, struct event_base *base, int fd,
+                                    listener_accept_fn fn, void *arg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The socket's path, for logs. */
+const char *listener_path(const struct listener *l);
+
+/* True for a socket passed by the service manager. */
+bool listener_inherited(const struct listener *l);
+
+/* Stop accepting, remove the socket file (not an inherited one), release the lock, free. NULL
+ * is a no-op. */
 void listener_close(struct listener *l);
 
 #endif

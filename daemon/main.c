@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "listener.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
@@ -131,9 +132,10 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    log_info("ready: listening on %s (node %s, storage %s, max frame %u, max connections %u)",
-             cfg.socket_path, server.node_id, server.storage.display, cfg.max_frame,
-             cfg.max_connections);
+    log_info("ready: listening on %s%s (node %s, storage %s, max frame %u, max connections %u)",
+             listener_path(server.listener),
+             listener_inherited(server.listener) ? " (socket activation)" : "", server.node_id,
+             server.storage.display, cfg.max_frame, cfg.max_connections);
     if (mhttp != NULL)
         log_info("metrics: serving /metrics and /healthz over HTTP on %s", cfg.metrics_addr);
     if (event_base_dispatch(base) < 0)

@@ -14,6 +14,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "sdlisten.h"
 #include "reseolio/msg.h"
 
 #ifndef RESEOLIOD_VERSION
@@ -59,8 +60,9 @@ static void server_on_accept(int fd, const struct ucred *peer, void *arg)
         close(fd);
         return;
     }
-    /* The socket is 0600 already; this also holds if its mode is ever widened by hand. */
-    if (peer->uid != geteuid() && peer->uid != 0) {
+    /* Our own socket is 0600 already; this also holds if its mode is ever widened by hand. An
+     * inherited socket's mode and group (the unit's SocketMode, SocketGroup) decide instead. */
+    if (!listener_inherited(s->listener) && peer->uid != geteuid() && peer->uid != 0) {
         metrics_conn_rejected();
         log_warn("refused a connection from pid %ld: uid %lu is neither ours (%lu) nor root",
                  (long)peer->pid, (unsigned long)peer->uid, (unsigned long)geteuid());
@@ -107,7 +109,14 @@ enum server_status server_init(struct server *s, struct event_base *base, const 
         snprintf(err, errlen, "out of memory");
         return SERVER_ERROR;
     }
-    switch (listener_open(&s->listener, base, cfg->socket_path, server_on_accept, s, err, errlen)) {
+    int fd = sdlisten_take(err, errlen);
+    if (fd == -2)
+        return SERVER_ERROR;
+    enum listener_status st =
+        fd >= 0
+            ? listener_adopt(&s->listener, base, fd, server_on_accept, s, err, errlen)
+            : listener_open(&s->listener, base, cfg->socket_path, server_on_accept, s, err, errlen);
+    switch (st) {
     case LISTENER_OK:
         return SERVER_OK;
     case LISTENER_IN_USE:
