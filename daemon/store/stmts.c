@@ -339,21 +339,6 @@ static const char sql_node_list[] =
     " FROM nodes ORDER BY started_at, id LIMIT $1";
 static const Oid types_node_list[] = {PGBIN_INT4};
 
-/* queue_depth: $1 limit int4 -> (name text, pending int8, running int8) per function with
- * pending or running jobs, by name. Text results. Both partial indexes cover the filter. */
-static const char sql_queue_depth[] = "SELECT name, count(*) FILTER (WHERE status = 'pending'),"
-                                      "  count(*) FILTER (WHERE status = 'running')"
-                                      " FROM jobs WHERE status IN ('pending', 'running')"
-                                      " GROUP BY name ORDER BY name LIMIT $1";
-static const Oid types_queue_depth[] = {PGBIN_INT4};
-
-/* node_list: $1 limit int4 -> (id text, 32 hex digits; host text; pid int4; heartbeat age ms
- * int8; started_at Unix ms int8), oldest first. Text results. */
-static const char sql_node_list[] =
-    "SELECT replace(id::text, '-', ''), host, pid, ms(now()) - ms(heartbeat_at), ms(started_at)"
-    " FROM nodes ORDER BY started_at, id LIMIT $1";
-static const Oid types_node_list[] = {PGBIN_INT4};
-
 #define STMT(id, name, sql, types)                                                                 \
     [id] = {name, sql, (int)(sizeof(types) / sizeof(types[0])), types}
 
@@ -382,8 +367,6 @@ const struct pgconn_prep stmts_table[STMT_COUNT] = {
     STMT(STMT_RETRY, "rs_retry", sql_retry, types_retry),
     STMT(STMT_LIST, "rs_list", sql_list, types_list),
     STMT(STMT_NEXT_RUN_AT, "rs_next_run_at", sql_next_run_at, types_next_run_at),
-    STMT(STMT_QUEUE_DEPTH, "rs_queue_depth", sql_queue_depth, types_queue_depth),
-    STMT(STMT_NODE_LIST, "rs_node_list", sql_node_list, types_node_list),
     STMT(STMT_QUEUE_DEPTH, "rs_queue_depth", sql_queue_depth, types_queue_depth),
     STMT(STMT_NODE_LIST, "rs_node_list", sql_node_list, types_node_list),
 };
