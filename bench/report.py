@@ -278,6 +278,29 @@ def print_table(rep, out_rel):
         if label in mem:
             rows.append((f"daemon RSS idle, {label}", "", mb(mem[label].get("VmRSS_kb")), ""))
 
+    held = [r for r in recs if r.get("bench") == "throughput"
+            and str(r.get("label", "")).startswith(("xmin-held-", "xmin-released"))]
+    if held:
+        size = {r["label"]: r for r in recs if r.get("bench") == "sizes"}
+        rows.append(("throughput while a transaction holds back vacuum", "c",
+                     "  ".join(f"{r['jobs_per_s']:,.0f}" for r in held if r.get("ok"))
+                     + " jobs/s (slices in order; last: released)", ""))
+        claims = []
+        for r in recs:
+            if r.get("bench") == "cost" and str(r.get("label", "")).startswith("xmin-held-"):
+                m = [x["mean_ms"] for x in r["statements"] if "FOR UPDATE SKIP LOCKED" in x["query"]
+                     or x["query"].startswith("WITH picked")]
+                if m:
+                    claims.append(f"{float(m[0]):.2f}")
+        if claims:
+            rows.append(("  claim statement, mean ms per slice", "", "  ".join(claims), ""))
+        a, b = size.get("hold-start"), size.get(held[-2]["label"]) if len(held) > 1 else None
+        if a and b:
+            rows.append(("  jobs / jobs_pending grew meanwhile", "",
+                         f"{a['jobs_bytes'] / 2**20:.0f} -> {b['jobs_bytes'] / 2**20:.0f} MB / "
+                         f"{a['jobs_pending_bytes'] / 2**20:.1f} -> "
+                         f"{b['jobs_pending_bytes'] / 2**20:.1f} MB", ""))
+
     for g in (r for r in recs if r.get("bench") == "growth"):
         lbl = g["label"]
         rows.append((f"jobs table with {g['rows']:,} finished rows", "",
