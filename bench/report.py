@@ -226,6 +226,11 @@ def print_table(rep, out_rel):
                          f"{c0['commits_per_job']:.2f} / {c0['wal_flushes_per_job']:.3f}  "
                          f"({c0['wal_bytes_per_job']:.0f} WAL bytes)", ""))
 
+    slots = [r for r in recs if r.get("bench") == "throughput"
+             and str(r.get("label", "")).startswith("slots-") and r.get("ok")]
+    if slots:
+        rows.append(("throughput by worker slots (processes x threads)", "c", "  ".join(
+            f"{r['label'][6:]}: {r['jobs_per_s']:,.0f}" for r in slots) + " jobs/s", ""))
     for r in recs:
         if r.get("bench") == "pg-alone" and r.get("ok"):
             rows.append((f"PostgreSQL alone: job life in batches of {r['batch']}, "
@@ -278,28 +283,33 @@ def print_table(rep, out_rel):
         if label in mem:
             rows.append((f"daemon RSS idle, {label}", "", mb(mem[label].get("VmRSS_kb")), ""))
 
-    held = [r for r in recs if r.get("bench") == "throughput"
-            and str(r.get("label", "")).startswith(("xmin-held-", "xmin-released"))]
-    if held:
-        size = {r["label"]: r for r in recs if r.get("bench") == "sizes"}
-        rows.append(("throughput while a transaction holds back vacuum", "c",
-                     "  ".join(f"{r['jobs_per_s']:,.0f}" for r in held if r.get("ok"))
-                     + " jobs/s (slices in order; last: released)", ""))
-        claims = []
-        for r in recs:
-            if r.get("bench") == "cost" and str(r.get("label", "")).startswith("xmin-held-"):
-                m = [x["mean_ms"] for x in r["statements"] if "FOR UPDATE SKIP LOCKED" in x["query"]
-                     or x["query"].startswith("WITH picked")]
-                if m:
-                    claims.append(f"{float(m[0]):.2f}")
-        if claims:
-            rows.append(("  claim statement, mean ms per slice", "", "  ".join(claims), ""))
-        a, b = size.get("hold-start"), size.get(held[-2]["label"]) if len(held) > 1 else None
-        if a and b:
-            rows.append(("  jobs / jobs_pending grew meanwhile", "",
-                         f"{a['jobs_bytes'] / 2**20:.0f} -> {b['jobs_bytes'] / 2**20:.0f} MB / "
-                         f"{a['jobs_pending_bytes'] / 2**20:.1f} -> "
-                         f"{b['jobs_pending_bytes'] / 2**20:.1f} MB", ""))
+    size = {r["label"]: r for r in recs if r.get("bench") == "sizes"}
+    for prefix, title in (("naptime60", "throughput, autovacuum_naptime 60 s (default)"),
+                          ("xmin-held", "throughput while a transaction holds back vacuum")):
+        runs = [r for r in recs if r.get("bench") == "throughput" and r.get("ok")
+                and str(r.get("label", "")).startswith(prefix + "-")]
+        if not runs:
+            continue
+        rows.append((title, "c", "  ".join(f"{r['jobs_per_s']:,.0f}" for r in runs)
+                     + " jobs/s (slices in order)", ""))
+        claims, pgcpu = [], []
+        for r in runs:
+            c = next((x for x in recs if x.get("bench") == "cost" and x.get("label") == r["label"]), None)
+            m = [x["mean_ms"] for x in (c or {}).get("statements", []) if x["query"].startswith("WITH picked")]
+            claims.append(f"{float(m[0]):.2f}" if m else "-")
+            pgcpu.append(f"{r['cpu_s']['postgres'] * 1e6 / r['jobs']:.0f}")
+        rows.append(("  claim statement, mean ms", "", "  ".join(claims), ""))
+        rows.append(("  PostgreSQL CPU µs per job", "", "  ".join(pgcpu), ""))
+        a0, b0 = size.get(prefix + "-start"), size.get(runs[-1]["label"])
+        if a0 and b0:
+            rows.append(("  jobs / jobs_pending sizes", "",
+                         f"{a0['jobs_bytes'] / 2**20:.0f} -> {b0['jobs_bytes'] / 2**20:.0f} MB / "
+                         f"{a0['jobs_pending_bytes'] / 2**20:.1f} -> "
+                         f"{b0['jobs_pending_bytes'] / 2**20:.1f} MB", ""))
+    rel = [r for r in recs if r.get("bench") == "throughput" and r.get("ok")
+           and str(r.get("label", "")).startswith("xmin-released")]
+    if rel:
+        rows.append(("  once the transaction ended", "c", f"{rel[0]['jobs_per_s']:,.0f} jobs/s", ""))
 
     for g in (r for r in recs if r.get("bench") == "growth"):
         lbl = g["label"]

@@ -239,7 +239,9 @@ static void usage(FILE *to)
 {
     fprintf(to, "usage: rsbench-throughput [--socket PATH] [--jobs N] [--window N]\n"
                 "                          [--concurrency N] [--warmup N] [--daemon-pid PID]\n"
-                "                          [--pg-pid PID] [--hold] [--no-await] [--label TEXT]\n"
+                "                          [--pg-pid PID] [--workers N] [--hold] [--no-await]\n"
+                "                          [--label TEXT]\n"
+                "  --workers N  worker processes, each with --concurrency slots (default 1)\n"
                 "  --hold  start the worker only once all --jobs are enqueued and awaited\n"
                 "          (implies --warmup 0; the rate is then the drain of that backlog)\n"
                 "  --no-await  send no AWAIT: a job counts as done when its handler ran\n"
@@ -252,9 +254,11 @@ int main(int argc, char **argv)
     unsigned long jobs = 20000, window = 1000, concurrency = 128, warmup = 2000;
     pid_t daemon = 0, postmaster = 0;
     bool hold = false;
+    unsigned long nworkers = 1;
     static const struct option longopts[] = {
         {"hold", no_argument, NULL, 'H'},
         {"no-await", no_argument, NULL, 'A'},
+        {"workers", required_argument, NULL, 'k'},
         {"pg-pid", required_argument, NULL, 'P'},
         {"socket", required_argument, NULL, 's'},
         {"jobs", required_argument, NULL, 'n'},
@@ -296,6 +300,9 @@ int main(int argc, char **argv)
         case 'A':
             tp.no_await = true;
             break;
+        case 'k':
+            nworkers = bench_parse_ulong("--workers", optarg, 1, 16);
+            break;
         case 'P':
             postmaster = (pid_t)bench_parse_ulong("--pg-pid", optarg, 1, 1u << 30);
             break;
@@ -313,7 +320,11 @@ int main(int argc, char **argv)
         window = jobs;
     }
     tp.gate = -1;
-    pid_t worker = bench_worker_start(socket, (unsigned)concurrency, hold ? &tp.gate : NULL);
+    if (hold)
+        nworkers = 1;
+    pid_t workers[16];
+    for (unsigned long i = 0; i < nworkers; i++)
+        workers[i] = bench_worker_start(socket, (unsigned)concurrency, hold ? &tp.gate : NULL);
     /* Every job of the window has one request in flight (its ENQUEUE or its AWAIT). */
     tp.c = bench_connect(socket, "rsbench-throughput", (unsigned)(window + 16));
     tp.window = window;
@@ -336,7 +347,9 @@ int main(int argc, char **argv)
     long long d0 = daemon > 0 ? bench_proc_cpu_ticks(daemon) : -1;
     long long pg0 = postmaster > 0 ? bench_tree_cpu_ticks(postmaster) : -1;
     long long sys0 = bench_sys_busy_ticks();
-    long long w0 = bench_proc_cpu_ticks(worker);
+    long long w0 = 0, w1 = 0;
+    for (unsigned long i = 0; i < nworkers; i++)
+        w0 += bench_proc_cpu_ticks(workers[i]);
     double self0 = bench_self_cpu_s();
     int64_t t_start = bench_now_ns();
     if (status == 0 && tp_run(jobs, true, &mem) != 0)
@@ -345,12 +358,14 @@ int main(int argc, char **argv)
     long long d1 = daemon > 0 ? bench_proc_cpu_ticks(daemon) : -1;
     long long pg1 = postmaster > 0 ? bench_tree_cpu_ticks(postmaster) : -1;
     long long sys1 = bench_sys_busy_ticks();
-    long long w1 = bench_proc_cpu_ticks(worker);
+    for (unsigned long i = 0; i < nworkers; i++)
+        w1 += bench_proc_cpu_ticks(workers[i]);
     double self1 = bench_self_cpu_s();
     unsigned long failed = tp.failed, retries = tp.retries;
     rs_client_close(tp.c);
-    if (bench_worker_stop(worker) != 0)
-        fprintf(stderr, "rsbench-throughput: the worker did not stop cleanly\n");
+    for (unsigned long i = 0; i < nworkers; i++)
+        if (bench_worker_stop(workers[i]) != 0)
+            fprintf(stderr, "rsbench-throughput: a worker did not stop cleanly\n");
     long hwm = daemon > 0 ? bench_proc_status_kb(daemon, "VmHWM") : -1;
 
     if (hold)
@@ -359,11 +374,11 @@ int main(int argc, char **argv)
     double tick = (double)sysconf(_SC_CLK_TCK);
     printf("{\"client\":\"c\",\"bench\":\"throughput\",\"label\":\"%s\",\"ok\":%s,"
            "\"jobs\":%lu,\"failed\":%lu,\"warmup_failed\":%lu,\"retries\":%lu,\"warmup_retries\":%"
-           "lu,\"window\":%lu,\"concurrency\":%lu,"
+           "lu,\"window\":%lu,\"workers\":%lu,\"concurrency\":%lu,"
            "\"warmup\":%lu,"
            "\"seconds\":%.4f,\"jobs_per_s\":%.1f,",
            label, status == 0 ? "true" : "false", jobs, failed, warmup_failed, retries,
-           warmup_retries, window, concurrency, warmup, secs, (double)jobs / secs);
+           warmup_retries, window, nworkers, concurrency, warmup, secs, (double)jobs / secs);
     bench_samples_json(stdout, "round_trip", &tp.rt);
     printf(",\"daemon_rss_before_kb\":%ld,\"daemon_rss_peak_kb\":%ld,\"inflight_at_peak\":%lu,"
            "\"daemon_hwm_kb\":%ld,",
