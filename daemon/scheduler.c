@@ -69,6 +69,7 @@ struct scheduler {
 
 static void scheduler_claim(struct scheduler *s);
 static void scheduler_next_run_at(struct scheduler *s);
+static void scheduler_arm(struct scheduler *s, int64_t at_ms);
 
 /* Claim at the end of this loop turn, once however many reasons arrived. */
 static void scheduler_kick(struct scheduler *s)
@@ -87,7 +88,14 @@ static void scheduler_on_claim(evutil_socket_t fd, short what, void *arg)
 static void scheduler_on_run_at(evutil_socket_t fd, short what, void *arg)
 {
     struct scheduler *s = arg;
+    int64_t due = s->run_at_armed;
     s->run_at_armed = 0;
+    if (due != 0 && engine_now_ms() <= due) {
+        /* Early by the loop's clock: a claim now would find the job not yet due, and the
+         * look-up after it might find it due already, leaving only the sweep to run it. */
+        scheduler_arm(s, due);
+        return;
+    }
     log_debug("run_at timer fired: claiming");
     scheduler_claim(s);
     scheduler_next_run_at(s);
@@ -444,6 +452,9 @@ static void scheduler_arm(struct scheduler *s, int64_t at_ms)
 {
     if (s->run_at_armed != 0 && s->run_at_armed <= at_ms)
         return;
+    /* Timers count from the loop's cached time, which lags inside callbacks: refresh it,
+     * or the timer fires early by however long this turn has run. */
+    event_base_update_cache_time(s->e->base);
     int64_t in = at_ms - engine_now_ms() + 1;
     if (in < 0)
         in = 0;
