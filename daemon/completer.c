@@ -171,6 +171,13 @@ static void completer_on_done(void *arg, const struct jobstore_moved *rows, size
     complete_batch_free(b);
     if (k->open != NULL || !TAILQ_EMPTY(&k->full))
         event_active(k->ev_flush, 0, 0);
+    else if (k->inflight == 0)
+        engine_stop_check(k->e);
+}
+
+bool completer_idle(const struct completer *k)
+{
+    return k->open == NULL && TAILQ_EMPTY(&k->full) && k->inflight == 0;
 }
 
 /* Send one batch; a refused submit answers each of its requests with an error. */

@@ -6,6 +6,8 @@
 #ifndef RESEOLIOD_COMPLETER_H
 #define RESEOLIOD_COMPLETER_H
 
+#include <stdbool.h>
+
 #include "reseolio/msg.h"
 
 struct conn;
@@ -25,5 +27,9 @@ void completer_free(struct completer *k);
  * is counted there once committed). Returns 0, or -1 when c was closed. */
 int completer_add(struct completer *k, struct conn *c, const struct rs_msg *msg, uint32_t fn)
     __attribute__((warn_unused_result));
+
+/* True when no outcome waits to be sent or committed (the graceful stop releases this node's
+ * running jobs only then, or a release could overtake the ACK that just finished one). */
+bool completer_idle(const struct completer *k);
 
 #endif

@@ -393,7 +393,9 @@ int engine_handle(struct engine *e, struct conn *c, const struct rs_msg *msg)
         if (msg->u.ack.job <= INT64_MAX && msg->u.ack.attempt <= INT32_MAX)
             fn = scheduler_acked(e->scheduler, c, (int64_t)msg->u.ack.job,
                                  (int32_t)msg->u.ack.attempt);
-        return completer_add(e->completer, c, msg, fn);
+        int rc = completer_add(e->completer, c, msg, fn);
+        engine_stop_check(e);
+        return rc;
     }
     case RS_MSG_AWAIT:
         return waiters_await(e->waiters, c, msg);
@@ -476,6 +478,13 @@ static void engine_on_stop_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct engine *e = arg;
     if (e->stop_phase == 1) {
+        if (!completer_idle(e->completer)) {
+            /* An outcome is on its way to PostgreSQL: release after it, not before, or the
+             * release would hand back a job that just finished. */
+            struct timeval soon = {0, 20 * 1000};
+            if (evtimer_add(e->ev_stop, &soon) == 0)
+                return;
+        }
         engine_stop_release(e);
         return;
     }
@@ -488,7 +497,8 @@ static void engine_on_stop_timer(evutil_socket_t fd, short what, void *arg)
 /* The last running attempt ended during the grace. */
 void engine_stop_check(struct engine *e)
 {
-    if (e->stop_phase == 1 && scheduler_running(e->scheduler) == 0) {
+    if (e->stop_phase == 1 && scheduler_running(e->scheduler) == 0 &&
+        completer_idle(e->completer)) {
         log_info("stop: no job running any more; ending the grace early");
         engine_stop_release(e);
     }

@@ -555,7 +555,10 @@ uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_
     uint32_t fn = r->fn;
     metrics_attempt(fn, metrics_now_us() - r->started_us);
     running_free(r);
-    scheduler_slot_freed(s);
+    /* While stopping, the caller checks the grace once the ACK is in the completer's batch:
+     * ending it here would let the release overtake this outcome. */
+    if (!s->stopped)
+        scheduler_kick(s);
     return fn;
 }
 

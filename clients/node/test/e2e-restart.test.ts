@@ -100,11 +100,9 @@ describe('daemon restarts, end to end', { timeout: 180_000 }, () => {
     }
   });
 
-  // DAEMON BUG: the ACK frees the last slot, engine_stop_check() ends the grace at once and
-  // scheduler_release_all() reaches PostgreSQL before the completer's batch with that ACK, so
-  // the ACK is answered stale_attempt and the finished job is handed back to run again.
-  const graceBug = 'DAEMON BUG: an ACK that ends the stop grace early is overtaken by the release (answered stale_attempt, the finished job handed back)';
-  test(`a job that finishes during the daemon’s graceful stop is recorded [todo, ${graceBug}]`, { todo: graceBug }, async () => {
+  // The ACK that frees the last slot ends the grace early; the release of this node's jobs
+  // must reach PostgreSQL after that ACK's batch, or the finished job would run again.
+  test('a job that finishes during the daemon’s graceful stop is recorded', async () => {
     const env = await startEnv('restart_grace', ['--shutdown-grace-ms', '20000']);
     try {
       const name = env.name('restart:grace');
