@@ -13,6 +13,23 @@ import { DisconnectedError, JobFailedError, ReseolioError } from './errors.js';
 import { JobHandle, jobDetails, jobIdToWire, type HandleHost, type JobDetails } from './job-handle.js';
 import { checkName, enqueueFields, inOptionTerms, namespace, splitCallArgs, type CallOptions, type DurableOptions } from './options.js';
 import { decodeResult, encodeArgs } from './payload.js';
+import {
+  ScheduleHandle,
+  checkScheduleName,
+  daily,
+  defaultScheduleName,
+  everyMinute,
+  hourly,
+  inScheduleTerms,
+  scheduleDetails,
+  schedulePutFields,
+  splitScheduleArgs,
+  weekly,
+  type ScheduleDetails,
+  type ScheduleHost,
+  type ScheduleOptions,
+  type ScheduleSpec,
+} from './schedule.js';
 import { MAX_CONCURRENCY, MAX_REGISTER, type FieldsOf, type JobStatus, type MessageOf } from './schema.js';
 import { Worker, jobStorage, type Handler, type JobContext, type JobInfo } from './worker.js';
 
@@ -77,6 +94,15 @@ export interface DurableFunction<A extends unknown[], R> {
   withOptions(options: CallOptions): (...args: A) => Promise<JobHandle<R>>;
   /** Explicit form: the arguments as an array, the options apart. */
   enqueue(args: A, options?: CallOptions): Promise<JobHandle<R>>;
+  /**
+   * Run this function on a durable cron schedule: `fn.schedule('0 9 * * *', ...args)`, with
+   * trailing ScheduleOptions by the per-call options rule, or `fn.schedule({ cron, args, zone,
+   * name, paused, ...runOptions })`. Idempotent by schedule name (default
+   * `defaultScheduleName(function, cron, zone)`): calling it again, also after a restart, updates
+   * the same schedule. Resolves once the schedule is committed.
+   */
+  schedule(cron: string, ...args: A | [...A, ScheduleOptions]): Promise<ScheduleHandle>;
+  schedule(spec: ScheduleSpec<A>): Promise<ScheduleHandle>;
 }
 
 type State = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -112,6 +138,12 @@ export class Reseolio extends EventEmitter {
     getJob: (id) => this.getJob(id),
     cancelJob: (id) => this.cancelJob(id),
   };
+  private readonly scheduleHost: ScheduleHost = {
+    getSchedule: (n) => this.getSchedule(n),
+    pauseSchedule: (n) => this.pauseSchedule(n),
+    resumeSchedule: (n) => this.resumeSchedule(n),
+    deleteSchedule: (n) => this.deleteSchedule(n),
+  };
 
   constructor(options: ReseolioOptions = {}) {
     super();
@@ -123,6 +155,26 @@ export class Reseolio extends EventEmitter {
     }
     this.concurrency = c;
     this.internal.setMaxListeners(0); // one listener per waiting call during a reconnection
+  }
+
+  /** Cron `* * * * *`: every minute. */
+  static everyMinute(): string {
+    return everyMinute();
+  }
+
+  /** Cron `M * * * *`: every hour at minute (0–59, default 0). */
+  static hourly(minute?: number): string {
+    return hourly(minute);
+  }
+
+  /** Cron `M H * * *`: every day at `"HH:MM"` (default `"00:00"`) in the schedule's zone. */
+  static daily(time?: string): string {
+    return daily(time);
+  }
+
+  /** Cron `M H * * D`: every week on day (`'mon'`, `'monday'`, 0–7) at `"HH:MM"` (default `"00:00"`). */
+  static weekly(day: string | number, time?: string): string {
+    return weekly(day, time);
   }
 
   /** The job the calling handler runs (through AsyncLocalStorage), or undefined outside one. */
@@ -229,6 +281,12 @@ export class Reseolio extends EventEmitter {
       options: { value: opts, enumerable: true },
       withOptions: { value: (o: CallOptions) => (...args: A) => call(args, o) },
       enqueue: { value: (args: A, o?: CallOptions) => call(args, o) },
+      schedule: {
+        value: (...params: unknown[]) => {
+          const s = splitScheduleArgs(handler.length, params);
+          return this.putSchedule(name, s.cron, s.args, opts, s.options);
+        },
+      },
     });
     return fn;
   }
@@ -281,6 +339,46 @@ export class Reseolio extends EventEmitter {
     return out;
   }
 
+  /** A handle on an existing schedule by name. Nothing is sent until it is used. */
+  scheduleHandle(name: string): ScheduleHandle {
+    return new ScheduleHandle(this.scheduleHost, checkScheduleName(name));
+  }
+
+  /** The schedule as stored. Rejects `not_found` for an unknown name. */
+  async getSchedule(name: string): Promise<ScheduleDetails> {
+    const r = await this.call('SCHEDULE_GET', { name: checkScheduleName(name) });
+    return scheduleDetails(r.fields);
+  }
+
+  /** Pause a schedule (no more runs until resumed). */
+  async pauseSchedule(name: string): Promise<ScheduleDetails> {
+    const r = await this.call('SCHEDULE_PAUSE', { name: checkScheduleName(name) });
+    return scheduleDetails(r.fields);
+  }
+
+  /** Resume a schedule from the next due time after now. */
+  async resumeSchedule(name: string): Promise<ScheduleDetails> {
+    const r = await this.call('SCHEDULE_RESUME', { name: checkScheduleName(name) });
+    return scheduleDetails(r.fields);
+  }
+
+  /** Delete a schedule; jobs it already made stay. */
+  async deleteSchedule(name: string): Promise<void> {
+    await this.call('SCHEDULE_DELETE', { name: checkScheduleName(name) });
+  }
+
+  /** Schedules by name, ascending; pass `next` back as `after` for the following page. */
+  async listSchedules(filter: { limit?: number; after?: string } = {}): Promise<{ schedules: ScheduleDetails[]; next?: string }> {
+    const fields = {
+      ...(filter.limit !== undefined ? { limit: filter.limit } : {}),
+      ...(filter.after !== undefined ? { after: filter.after } : {}),
+    };
+    const r = await this.call('SCHEDULE_LIST', fields);
+    const out: { schedules: ScheduleDetails[]; next?: string } = { schedules: r.fields.schedules.map(scheduleDetails) };
+    if (r.fields.next !== undefined) out.next = r.fields.next;
+    return out;
+  }
+
   /** Round trip to the daemon, in ms. */
   async ping(): Promise<number> {
     const t = performance.now();
@@ -289,6 +387,18 @@ export class Reseolio extends EventEmitter {
   }
 
   // ---- internals ----
+
+  private async putSchedule(fn: string, cron: string, args: unknown[], base: DurableOptions, options: ScheduleOptions): Promise<ScheduleHandle> {
+    const name = options.name !== undefined ? checkScheduleName(options.name) : defaultScheduleName(fn, cron, options.zone);
+    const { name: _omit, ...rest } = options;
+    const bytes = encodeArgs(args, `the arguments of schedule ${name}`);
+    try {
+      await this.call('SCHEDULE_PUT', schedulePutFields(name, fn, cron, bytes, base, rest));
+    } catch (e) {
+      throw inScheduleTerms(e);
+    }
+    return new ScheduleHandle(this.scheduleHost, name);
+  }
 
   private async enqueueWith<R>(name: string, args: unknown[], base: DurableOptions | undefined, call: CallOptions | undefined): Promise<JobHandle<R>> {
     const bytes = encodeArgs(args, `the arguments of ${name}`);

@@ -10,3 +10,12 @@ export { AbandonedError, type JobContext, type JobInfo } from './worker.js';
 export { DisconnectedError, JobFailedError, NonRetryableError, ReseolioError, type ErrorCode, type FailedStatus } from './errors.js';
 export type { Backoff, JobStatus } from './schema.js';
 export { resolveSocketPath } from './daemon.js';
+export {
+  ScheduleHandle,
+  defaultScheduleName,
+  SCHEDULE_OPTION_KEYS,
+  type ScheduleDetails,
+  type ScheduleOptions,
+  type ScheduleSpec,
+  type Weekday,
+} from './schedule.js';
