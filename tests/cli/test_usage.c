@@ -39,13 +39,35 @@ Test(cli_usage, help_on_every_command)
         {"jobs", "retry", "--help"},
         /* --help wins over everything else on the line, even what would be an error */
         {"jobs", "show", "not-an-id", "--help"},
+        {"schedules", "--help"},
+        {"schedules", "list", "--help"},
+        {"schedules", "show", "--help"},
+        {"schedules", "create", "--help"},
+        {"schedules", "pause", "--help"},
+        {"schedules", "resume", "--help"},
+        {"schedules", "delete", "-h"},
     };
     static const char *const expect[] = {
-        "usage: reseolio [",          "usage: reseolio [",           "usage: reseolio [",
-        "usage: reseolio status",     "usage: reseolio jobs SUB",    "usage: reseolio jobs SUB",
-        "usage: reseolio jobs list",  "usage: reseolio jobs show",   "usage: reseolio jobs enqueue",
-        "usage: reseolio jobs await", "usage: reseolio jobs cancel", "usage: reseolio jobs retry",
+        "usage: reseolio [",
+        "usage: reseolio [",
+        "usage: reseolio [",
+        "usage: reseolio status",
+        "usage: reseolio jobs SUB",
+        "usage: reseolio jobs SUB",
+        "usage: reseolio jobs list",
         "usage: reseolio jobs show",
+        "usage: reseolio jobs enqueue",
+        "usage: reseolio jobs await",
+        "usage: reseolio jobs cancel",
+        "usage: reseolio jobs retry",
+        "usage: reseolio jobs show",
+        "usage: reseolio schedules SUB",
+        "usage: reseolio schedules list",
+        "usage: reseolio schedules show",
+        "usage: reseolio schedules create",
+        "usage: reseolio schedules pause",
+        "usage: reseolio schedules resume",
+        "usage: reseolio schedules delete",
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct clirun r;
@@ -153,7 +175,7 @@ Test(cli_usage, args_nested_too_deep)
 /* No daemon at the socket: exit status 3 for every command that needs one. */
 Test(cli_usage, daemon_not_running_exits_3)
 {
-    static const char *const cases[][8] = {
+    static const char *const cases[][12] = {
         {"--socket", NO_DAEMON, "status"},
         {"--socket", NO_DAEMON, "jobs", "list"},
         {"--socket", NO_DAEMON, "--json", "jobs", "show", "1"},
@@ -161,6 +183,9 @@ Test(cli_usage, daemon_not_running_exits_3)
         {"jobs", "retry", "1", "--socket", NO_DAEMON},
         {"jobs", "await", "1", "--socket", NO_DAEMON},
         {"jobs", "enqueue", "f", "--args", "[]", "--socket", NO_DAEMON},
+        {"--socket", NO_DAEMON, "schedules", "list"},
+        {"schedules", "show", "s", "--socket", NO_DAEMON},
+        {"schedules", "create", "s", "--function", "f", "--cron", "@daily", "--socket", NO_DAEMON},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct clirun r;

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "flags.h"
 #include "jobs.h"
+#include "schedules.h"
 #include "status.h"
 
 static const char main_usage[] =
@@ -23,6 +24,10 @@ static const char main_usage[] =
     "  jobs await ID                   wait until a job is final\n"
     "  jobs cancel ID                  cancel a pending or running job\n"
     "  jobs retry ID                   run a dead or cancelled job again\n"
+    "  schedules list                  cron schedules, by name\n"
+    "  schedules show NAME             one schedule\n"
+    "  schedules create NAME --function F --cron C   create or update a schedule\n"
+    "  schedules pause|resume|delete NAME\n"
     "\n"
     "options (before the command; --json and --socket also after it):\n"
     "  --socket PATH   the daemon's socket; default $RESEOLIO_SOCKET, else\n"
@@ -45,6 +50,8 @@ static int main_dispatch(struct cli *cli, int argc, char **argv)
         return status_run(cli, argc - 1, argv + 1);
     if (strcmp(cmd, "jobs") == 0)
         return jobs_run(cli, argc - 1, argv + 1);
+    if (strcmp(cmd, "schedules") == 0)
+        return schedules_run(cli, argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0) {
         fputs(main_usage, stdout);
         return CLI_EXIT_OK;
