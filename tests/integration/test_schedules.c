@@ -237,9 +237,16 @@ Test(schedules, missed_runs_after_a_restart_run_once)
     fd = client(&d);
     sleep_ms(300);
     size_t na = runs(fd, "restart", after, 64);
-    cr_assert_eq(na, nb + 1, "after the restart: %zu runs, expected one more than %zu", na, nb);
+    /* The catch-up run may already be followed by the next regular one (the scaled clock
+     * makes a schedule minute one real second), so count the gap, not the runs. */
+    cr_assert_geq(na, nb + 1, "after the restart: %zu runs, expected more than %zu", na, nb);
+    for (size_t i = 0; i < nb; i++)
+        cr_assert_eq(after[i], before[i], "a run made before the restart changed");
     cr_expect_geq(after[nb] - before[nb - 1], 3 * MINUTE_MS,
                   "the missed runs were not skipped: one for the most recent only");
+    for (size_t i = nb + 1; i < na; i++)
+        cr_expect_eq(after[i] - after[i - 1], MINUTE_MS,
+                     "after the catch-up run: skipped or twice");
     sleep_ms(2000);
     na = runs(fd, "restart", after, 64);
     cr_expect_geq(na, nb + 2, "the schedule did not continue after the restart");
