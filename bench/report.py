@@ -186,6 +186,15 @@ def print_table(rep, out_rel):
     for r in recs:
         if r.get("bench") == "latency" and r.get("label") == "empty":
             lat_rows(r, "")
+    for r in recs:
+        if r.get("bench") == "cost" and r.get("label") == "latency":
+            # A lone job's statements: where its milliseconds go inside PostgreSQL.
+            for x in r["statements"][:5]:
+                if x["calls"] < r["jobs"] / 2:
+                    continue
+                rows.append(("  a lone job: " + x["query"][:34] + "…", "c",
+                             f"{x['calls'] / r['jobs']:.2f}/job, exec {float(x['mean_ms']):.3f} ms, "
+                             f"plan {float(x.get('mean_plan_ms') or 0):.3f} ms", ""))
     for client in ("c", "node"):
         tps = [r for r in recs if r.get("bench") == "throughput" and r.get("client") == client
                and r.get("label") == "empty"]
