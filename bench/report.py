@@ -192,9 +192,11 @@ def print_table(rep, out_rel):
             for x in r["statements"][:5]:
                 if x["calls"] < r["jobs"] / 2:
                     continue
+                plans = x.get("plans")
                 rows.append(("  a lone job: " + x["query"][:34] + "…", "c",
                              f"{x['calls'] / r['jobs']:.2f}/job, exec {float(x['mean_ms']):.3f} ms, "
-                             f"plan {float(x.get('mean_plan_ms') or 0):.3f} ms", ""))
+                             f"planned {plans if plans is not None else '?'} times "
+                             f"({float(x.get('mean_plan_ms') or 0):.3f} ms each)", ""))
     for client in ("c", "node"):
         tps = [r for r in recs if r.get("bench") == "throughput" and r.get("client") == client
                and r.get("label") == "empty"]
