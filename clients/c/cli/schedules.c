@@ -200,7 +200,7 @@ static int schedules_by_name(struct cli *cli, const struct schedules_call *sc, i
         fputs(sc->usage, stdout);
         return CLI_EXIT_OK;
     }
-    const char *name;
+    const char *name = NULL;
     if ((rc = schedules_name(sc->cmd, &f, &name)) != CLI_EXIT_OK ||
         (rc = cli_connect(cli)) != CLI_EXIT_OK)
         return rc;
@@ -382,7 +382,7 @@ static int schedules_create(struct cli *cli, int argc, char **argv)
         fputs(schedules_create_usage, stdout);
         return CLI_EXIT_OK;
     }
-    const char *name;
+    const char *name = NULL;
     if ((rc = schedules_name(f.cmd, &f, &name)) != CLI_EXIT_OK)
         return rc;
     struct rs_schedule_opts o;
