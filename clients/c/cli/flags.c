@@ -170,3 +170,36 @@ int flags_job_id(const char *cmd, const char *text, uint64_t *out)
     *out = (uint64_t)v;
     return CLI_EXIT_OK;
 }
+
+int flags_job_opts(const char *cmd, const struct flags_job *fl, struct rs_enqueue_opts *o)
+{
+    int64_t v;
+    int rc;
+    if (fl->max_attempts != NULL) {
+        if ((rc = flags_int(cmd, "--max-attempts", fl->max_attempts, 1, 1000, &v)) != 0)
+            return rc;
+        o->max_attempts = (unsigned)v;
+    }
+    if (fl->priority != NULL) {
+        if ((rc = flags_int(cmd, "--priority", fl->priority, -32768, 32767, &v)) != 0)
+            return rc;
+        o->priority = (int)v;
+    }
+    if (fl->timeout != NULL) {
+        if ((rc = flags_int(cmd, "--timeout", fl->timeout, 1, 86400000, &v)) != 0)
+            return rc;
+        o->timeout_ms = v;
+    }
+    if (fl->backoff != NULL) {
+        if (strcmp(fl->backoff, "fixed") == 0)
+            o->backoff = RS_CLIENT_BACKOFF_FIXED;
+        else if (strcmp(fl->backoff, "linear") == 0)
+            o->backoff = RS_CLIENT_BACKOFF_LINEAR;
+        else if (strcmp(fl->backoff, "exponential") == 0)
+            o->backoff = RS_CLIENT_BACKOFF_EXPONENTIAL;
+        else
+            return cli_usage_error(cmd, "--backoff must be fixed, linear or exponential, not '%s'",
+                                   fl->backoff);
+    }
+    return CLI_EXIT_OK;
+}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "cli.h"
+#include "reseolio.h"
 
 #define FLAGS_MAX_POS 4
 
@@ -46,5 +47,15 @@ int flags_int(const char *cmd, const char *name, const char *text, int64_t min, 
 
 /* Read a job id (a positive integer). Returns CLI_EXIT_OK or CLI_EXIT_USAGE. */
 int flags_job_id(const char *cmd, const char *text, uint64_t *out) CLI_MUST_CHECK;
+
+/* The job options `jobs enqueue` and `schedules create` share, as given; NULL when absent. */
+struct flags_job {
+    const char *max_attempts, *backoff, *priority, *timeout;
+};
+
+/* Check the options of fl (ranges of docs/protocol.md, ENQUEUE) into o. Returns CLI_EXIT_OK or
+ * CLI_EXIT_USAGE after reporting which option of cmd is wrong. */
+int flags_job_opts(const char *cmd, const struct flags_job *fl,
+                   struct rs_enqueue_opts *o) CLI_MUST_CHECK;
 
 #endif

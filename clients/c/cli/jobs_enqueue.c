@@ -12,8 +12,7 @@
 #include "flags.h"
 #include "jsonmp.h"
 
-#define JOBS_ENQUEUE_MAX_DELAY   2592000000LL /* 30 days, in ms */
-#define JOBS_ENQUEUE_MAX_TIMEOUT 86400000LL   /* 1 day, in ms */
+#define JOBS_ENQUEUE_MAX_DELAY 2592000000LL /* 30 days, in ms */
 
 static const char jobs_enqueue_usage[] =
     "usage: reseolio jobs enqueue NAME --args JSON [--key K] [--max-attempts N] [--backoff B]\n"
@@ -34,37 +33,9 @@ static const char jobs_enqueue_usage[] =
 
 /* The options as given; NULL when absent. */
 struct jobs_enqueue_flags {
-    const char *args, *key, *max_attempts, *backoff, *delay, *priority, *timeout;
+    const char *args, *key, *delay;
+    struct flags_job job;
 };
-
-/* The numeric options into o. Returns CLI_EXIT_OK or CLI_EXIT_USAGE. */
-static int jobs_enqueue_numbers(const struct jobs_enqueue_flags *fl, struct rs_enqueue_opts *o)
-{
-    const char *cmd = "jobs enqueue";
-    int64_t v;
-    int rc;
-    if (fl->max_attempts != NULL) {
-        if ((rc = flags_int(cmd, "--max-attempts", fl->max_attempts, 1, 1000, &v)) != 0)
-            return rc;
-        o->max_attempts = (unsigned)v;
-    }
-    if (fl->delay != NULL) {
-        if ((rc = flags_int(cmd, "--delay", fl->delay, 0, JOBS_ENQUEUE_MAX_DELAY, &v)) != 0)
-            return rc;
-        o->delay_ms = v;
-    }
-    if (fl->priority != NULL) {
-        if ((rc = flags_int(cmd, "--priority", fl->priority, -32768, 32767, &v)) != 0)
-            return rc;
-        o->priority = (int)v;
-    }
-    if (fl->timeout != NULL) {
-        if ((rc = flags_int(cmd, "--timeout", fl->timeout, 1, JOBS_ENQUEUE_MAX_TIMEOUT, &v)) != 0)
-            return rc;
-        o->timeout_ms = v;
-    }
-    return CLI_EXIT_OK;
-}
 
 /* Every option but --args into o. Returns CLI_EXIT_OK or CLI_EXIT_USAGE. */
 static int jobs_enqueue_opts(const struct jobs_enqueue_flags *fl, struct rs_enqueue_opts *o)
@@ -76,18 +47,14 @@ static int jobs_enqueue_opts(const struct jobs_enqueue_flags *fl, struct rs_enqu
             return cli_usage_error(cmd, "--key must be 1..255 bytes");
         o->idempotency_key = fl->key;
     }
-    if (fl->backoff != NULL) {
-        if (strcmp(fl->backoff, "fixed") == 0)
-            o->backoff = RS_CLIENT_BACKOFF_FIXED;
-        else if (strcmp(fl->backoff, "linear") == 0)
-            o->backoff = RS_CLIENT_BACKOFF_LINEAR;
-        else if (strcmp(fl->backoff, "exponential") == 0)
-            o->backoff = RS_CLIENT_BACKOFF_EXPONENTIAL;
-        else
-            return cli_usage_error(cmd, "--backoff must be fixed, linear or exponential, not '%s'",
-                                   fl->backoff);
+    if (fl->delay != NULL) {
+        int64_t v;
+        int rc = flags_int(cmd, "--delay", fl->delay, 0, JOBS_ENQUEUE_MAX_DELAY, &v);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        o->delay_ms = v;
     }
-    return jobs_enqueue_numbers(fl, o);
+    return flags_job_opts(cmd, &fl->job, o);
 }
 
 /* What a JSON value is, for the error that says the arguments must be an array. */
@@ -143,11 +110,11 @@ int jobs_enqueue_run(struct cli *cli, int argc, char **argv)
     const struct flag spec[] = {
         {"args", &fl.args, NULL},
         {"key", &fl.key, NULL},
-        {"max-attempts", &fl.max_attempts, NULL},
-        {"backoff", &fl.backoff, NULL},
+        {"max-attempts", &fl.job.max_attempts, NULL},
+        {"backoff", &fl.job.backoff, NULL},
         {"delay", &fl.delay, NULL},
-        {"priority", &fl.priority, NULL},
-        {"timeout", &fl.timeout, NULL},
+        {"priority", &fl.job.priority, NULL},
+        {"timeout", &fl.job.timeout, NULL},
         {NULL, NULL, NULL},
     };
     struct flags f = {.cmd = "jobs enqueue", .spec = spec, .max_pos = 1};

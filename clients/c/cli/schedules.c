@@ -287,44 +287,10 @@ static int schedules_list(struct cli *cli, int argc, char **argv)
 
 /* The options of `schedules create` as given; NULL when absent. */
 struct schedules_create_flags {
-    const char *function, *cron, *zone, *args, *max_attempts, *backoff, *priority, *timeout;
+    const char *function, *cron, *zone, *args;
+    struct flags_job job;
     bool paused;
 };
-
-/* The job options into o. Returns CLI_EXIT_OK or CLI_EXIT_USAGE. */
-static int schedules_create_job(const struct schedules_create_flags *fl, struct rs_enqueue_opts *o)
-{
-    const char *cmd = "schedules create";
-    int64_t v;
-    int rc;
-    if (fl->max_attempts != NULL) {
-        if ((rc = flags_int(cmd, "--max-attempts", fl->max_attempts, 1, 1000, &v)) != 0)
-            return rc;
-        o->max_attempts = (unsigned)v;
-    }
-    if (fl->priority != NULL) {
-        if ((rc = flags_int(cmd, "--priority", fl->priority, -32768, 32767, &v)) != 0)
-            return rc;
-        o->priority = (int)v;
-    }
-    if (fl->timeout != NULL) {
-        if ((rc = flags_int(cmd, "--timeout", fl->timeout, 1, 86400000, &v)) != 0)
-            return rc;
-        o->timeout_ms = v;
-    }
-    if (fl->backoff != NULL) {
-        if (strcmp(fl->backoff, "fixed") == 0)
-            o->backoff = RS_CLIENT_BACKOFF_FIXED;
-        else if (strcmp(fl->backoff, "linear") == 0)
-            o->backoff = RS_CLIENT_BACKOFF_LINEAR;
-        else if (strcmp(fl->backoff, "exponential") == 0)
-            o->backoff = RS_CLIENT_BACKOFF_EXPONENTIAL;
-        else
-            return cli_usage_error(cmd, "--backoff must be fixed, linear or exponential, not '%s'",
-                                   fl->backoff);
-    }
-    return CLI_EXIT_OK;
-}
 
 /* The strings' lengths, and --args encoded. Returns CLI_EXIT_OK or CLI_EXIT_USAGE. */
 static int schedules_create_check(const struct schedules_create_flags *fl, struct jsonmp_out *args)
@@ -367,10 +333,10 @@ static int schedules_create(struct cli *cli, int argc, char **argv)
         {"cron", &fl.cron, NULL},
         {"zone", &fl.zone, NULL},
         {"args", &fl.args, NULL},
-        {"max-attempts", &fl.max_attempts, NULL},
-        {"backoff", &fl.backoff, NULL},
-        {"priority", &fl.priority, NULL},
-        {"timeout", &fl.timeout, NULL},
+        {"max-attempts", &fl.job.max_attempts, NULL},
+        {"backoff", &fl.job.backoff, NULL},
+        {"priority", &fl.job.priority, NULL},
+        {"timeout", &fl.job.timeout, NULL},
         {"paused", NULL, &fl.paused},
         {NULL, NULL, NULL},
     };
@@ -390,7 +356,7 @@ static int schedules_create(struct cli *cli, int argc, char **argv)
     rs_enqueue_opts_init(&o.job);
     o.zone = fl.zone;
     o.paused = fl.paused ? 1 : -1;
-    if ((rc = schedules_create_job(&fl, &o.job)) != CLI_EXIT_OK)
+    if ((rc = flags_job_opts("schedules create", &fl.job, &o.job)) != CLI_EXIT_OK)
         return rc;
     struct jsonmp_out args;
     if ((rc = schedules_create_check(&fl, &args)) != CLI_EXIT_OK)
