@@ -86,6 +86,46 @@ static enum pgconn_status jobstore_submit1(struct pgconn *c, enum stmt_id id, in
     return pgconn_submit(c, &st, 1);
 }
 
+/* One statement's callback and argument, carried to its result handler (which frees it).
+ * Owner: the pending statement. */
+struct jobstore_op {
+    union {
+        jobstore_get_cb get;
+        jobstore_change_cb change;
+        jobstore_list_cb list;
+        jobstore_next_cb next;
+        jobstore_moved_cb moved;
+        jobstore_done_cb done;
+    } cb;
+    void *arg;
+    int32_t limit; /* list: the page size (one more row was asked for) */
+};
+
+/* An op carrying arg; the caller sets the callback member its result handler reads. */
+static struct jobstore_op *jobstore_op_new(void *arg)
+{
+    struct jobstore_op *op = calloc(1, sizeof(*op));
+
+    if (op != NULL)
+        op->arg = arg;
+    return op;
+}
+
+/* Submit a statement whose result handler done gets op (freed here when not submitted). */
+static enum pgconn_status jobstore_submit_op(struct pgconn *c, enum stmt_id id, int nparams,
+                                             const char *const *values, const int *lengths,
+                                             pgconn_cb done, struct jobstore_op *op)
+{
+    enum pgconn_status st;
+
+    if (op == NULL)
+        return PGCONN_NOMEM;
+    st = jobstore_submit1(c, id, nparams, values, lengths, done, op);
+    if (st != PGCONN_OK)
+        free(op);
+    return st;
+}
+
 /* A text column (libpq NUL-terminates every value) or NULL. */
 static const char *jobstore_text(const PGresult *res, int row, int col)
 {
@@ -386,28 +426,23 @@ enum pgconn_status jobstore_claim(struct pgconn *c, const uint8_t node[16],
 
 /* --- complete, release, expire, reclaim: rows of jobstore_moved ---------------------------- */
 
-struct jobstore_moved_op {
-    jobstore_moved_cb cb;
-    void *arg;
-};
-
 static void jobstore_moved_done(void *arg, PGresult *res, const char *err)
 {
-    struct jobstore_moved_op *op = arg;
+    struct jobstore_op *op = arg;
     struct jobstore_moved *rows = NULL;
     struct jobstore_err e;
     int n;
 
     if (err != NULL) {
         jobstore_err_from(&e, res, err);
-        op->cb(op->arg, NULL, 0, &e);
+        op->cb.moved(op->arg, NULL, 0, &e);
         free(op);
         return;
     }
     n = PQntuples(res);
     if (n > 0 && (rows = calloc((size_t)n, sizeof(*rows))) == NULL) {
         static const struct jobstore_err nomem = {"out of memory reading results", "", true, false};
-        op->cb(op->arg, NULL, 0, &nomem);
+        op->cb.moved(op->arg, NULL, 0, &nomem);
         free(op);
         return;
     }
@@ -420,7 +455,7 @@ static void jobstore_moved_done(void *arg, PGresult *res, const char *err)
             !jobstore_status_col(res, row, 2, &m->status) ||
             !pgbin_i64(res, row, 3, &m->run_at_ms)) {
             free(rows);
-            op->cb(op->arg, NULL, 0, &jobstore_bad_shape);
+            op->cb.moved(op->arg, NULL, 0, &jobstore_bad_shape);
             free(op);
             return;
         }
@@ -429,7 +464,7 @@ static void jobstore_moved_done(void *arg, PGresult *res, const char *err)
             memcpy(m->node, node, 16);
         }
     }
-    op->cb(op->arg, rows, (size_t)n, NULL);
+    op->cb.moved(op->arg, rows, (size_t)n, NULL);
     free(rows);
     free(op);
 }
@@ -439,20 +474,13 @@ static enum pgconn_status jobstore_submit_moved(struct pgconn *c, enum stmt_id i
                                                 const char *const *values, const int *lengths,
                                                 jobstore_moved_cb cb, void *arg)
 {
-    struct jobstore_moved_op *op;
-    enum pgconn_status st;
+    struct jobstore_op *op;
 
     if (cb == NULL)
         return PGCONN_INVALID;
-    op = calloc(1, sizeof(*op));
-    if (op == NULL)
-        return PGCONN_NOMEM;
-    op->cb = cb;
-    op->arg = arg;
-    st = jobstore_submit1(c, id, nparams, values, lengths, jobstore_moved_done, op);
-    if (st != PGCONN_OK)
-        free(op);
-    return st;
+    if ((op = jobstore_op_new(arg)) != NULL)
+        op->cb.moved = cb;
+    return jobstore_submit_op(c, id, nparams, values, lengths, jobstore_moved_done, op);
 }
 
 enum pgconn_status jobstore_complete(struct pgconn *c, const uint8_t node[16],
@@ -566,46 +594,36 @@ enum pgconn_status jobstore_reclaim(struct pgconn *c, int64_t lapse_ms, int32_t 
 
 /* --- nodes -------------------------------------------------------------------------------- */
 
-struct jobstore_done_op {
-    jobstore_done_cb cb;
-    void *arg;
-};
-
 static void jobstore_done_done(void *arg, PGresult *res, const char *err)
 {
-    struct jobstore_done_op *op = arg;
+    struct jobstore_op *op = arg;
     struct jobstore_err e;
 
     if (err != NULL) {
         jobstore_err_from(&e, res, err);
-        op->cb(op->arg, 0, &e);
+        op->cb.done(op->arg, 0, &e);
     } else {
         const char *affected = PQcmdTuples(res);
 
-        op->cb(op->arg, PQntuples(res) > 0 ? (size_t)PQntuples(res) : strtoul(affected, NULL, 10),
-               NULL);
+        op->cb.done(op->arg,
+                    PQntuples(res) > 0 ? (size_t)PQntuples(res) : strtoul(affected, NULL, 10),
+                    NULL);
     }
     free(op);
 }
 
+/* Submit a statement answered with its row or affected-row count. */
 static enum pgconn_status jobstore_submit_done(struct pgconn *c, enum stmt_id id, int nparams,
                                                const char *const *values, const int *lengths,
                                                jobstore_done_cb cb, void *arg)
 {
-    struct jobstore_done_op *op;
-    enum pgconn_status st;
+    struct jobstore_op *op;
 
     if (cb == NULL)
         return PGCONN_INVALID;
-    op = calloc(1, sizeof(*op));
-    if (op == NULL)
-        return PGCONN_NOMEM;
-    op->cb = cb;
-    op->arg = arg;
-    st = jobstore_submit1(c, id, nparams, values, lengths, jobstore_done_done, op);
-    if (st != PGCONN_OK)
-        free(op);
-    return st;
+    if ((op = jobstore_op_new(arg)) != NULL)
+        op->cb.done = cb;
+    return jobstore_submit_op(c, id, nparams, values, lengths, jobstore_done_done, op);
 }
 
 enum pgconn_status jobstore_node_beat(struct pgconn *c, const uint8_t node[16], const char *host,
@@ -641,20 +659,9 @@ enum pgconn_status jobstore_node_prune(struct pgconn *c, int64_t lapse_ms, jobst
 
 /* --- get, cancel, retry, list, next_run_at ------------------------------------------------ */
 
-struct jobstore_read_op {
-    union {
-        jobstore_get_cb get;
-        jobstore_change_cb change;
-        jobstore_list_cb list;
-        jobstore_next_cb next;
-    } cb;
-    void *arg;
-    int32_t limit; /* list: the page size (one more row was asked for) */
-};
-
 static void jobstore_get_done(void *arg, PGresult *res, const char *err)
 {
-    struct jobstore_read_op *op = arg;
+    struct jobstore_op *op = arg;
     struct jobstore_job job;
     struct jobstore_err e;
 
@@ -673,7 +680,7 @@ static void jobstore_get_done(void *arg, PGresult *res, const char *err)
 
 static void jobstore_change_done(void *arg, PGresult *res, const char *err)
 {
-    struct jobstore_read_op *op = arg;
+    struct jobstore_op *op = arg;
     struct jobstore_changed what = {0};
     struct jobstore_job job;
     struct jobstore_err e;
@@ -710,7 +717,7 @@ static void jobstore_change_done(void *arg, PGresult *res, const char *err)
 
 static void jobstore_list_done(void *arg, PGresult *res, const char *err)
 {
-    struct jobstore_read_op *op = arg;
+    struct jobstore_op *op = arg;
     struct jobstore_job *jobs = NULL;
     struct jobstore_err e;
     int n;
@@ -748,7 +755,7 @@ static void jobstore_list_done(void *arg, PGresult *res, const char *err)
 
 static void jobstore_next_done(void *arg, PGresult *res, const char *err)
 {
-    struct jobstore_read_op *op = arg;
+    struct jobstore_op *op = arg;
     struct jobstore_err e;
     int64_t at = 0;
 
@@ -765,72 +772,47 @@ static void jobstore_next_done(void *arg, PGresult *res, const char *err)
     free(op);
 }
 
-/* Submit a read-like statement with op's callback. */
-static enum pgconn_status jobstore_submit_read(struct pgconn *c, enum stmt_id id, int nparams,
-                                               const char *const *values, const int *lengths,
-                                               pgconn_cb done, struct jobstore_read_op *op)
-{
-    enum pgconn_status st;
-
-    if (op == NULL)
-        return PGCONN_NOMEM;
-    st = jobstore_submit1(c, id, nparams, values, lengths, done, op);
-    if (st != PGCONN_OK)
-        free(op);
-    return st;
-}
-
 /* One int8 parameter: a job id. */
 static enum pgconn_status jobstore_by_id(struct pgconn *c, enum stmt_id id, int64_t job,
-                                         pgconn_cb done, struct jobstore_read_op *op)
+                                         pgconn_cb done, struct jobstore_op *op)
 {
     char be[8];
     const char *values[1] = {be};
     const int lengths[1] = {8};
 
     pgbin_put_i64(be, job);
-    return jobstore_submit_read(c, id, 1, values, lengths, done, op);
-}
-
-/* A read op for callback cb (stored through the union's first member type). */
-static struct jobstore_read_op *jobstore_read_op(void *arg)
-{
-    struct jobstore_read_op *op = calloc(1, sizeof(*op));
-
-    if (op != NULL)
-        op->arg = arg;
-    return op;
+    return jobstore_submit_op(c, id, 1, values, lengths, done, op);
 }
 
 enum pgconn_status jobstore_get(struct pgconn *c, int64_t id, jobstore_get_cb cb, void *arg)
 {
-    struct jobstore_read_op *op;
+    struct jobstore_op *op;
 
     if (cb == NULL)
         return PGCONN_INVALID;
-    if ((op = jobstore_read_op(arg)) != NULL)
+    if ((op = jobstore_op_new(arg)) != NULL)
         op->cb.get = cb;
     return jobstore_by_id(c, STMT_GET, id, jobstore_get_done, op);
 }
 
 enum pgconn_status jobstore_cancel(struct pgconn *c, int64_t id, jobstore_change_cb cb, void *arg)
 {
-    struct jobstore_read_op *op;
+    struct jobstore_op *op;
 
     if (cb == NULL)
         return PGCONN_INVALID;
-    if ((op = jobstore_read_op(arg)) != NULL)
+    if ((op = jobstore_op_new(arg)) != NULL)
         op->cb.change = cb;
     return jobstore_by_id(c, STMT_CANCEL, id, jobstore_change_done, op);
 }
 
 enum pgconn_status jobstore_retry(struct pgconn *c, int64_t id, jobstore_change_cb cb, void *arg)
 {
-    struct jobstore_read_op *op;
+    struct jobstore_op *op;
 
     if (cb == NULL)
         return PGCONN_INVALID;
-    if ((op = jobstore_read_op(arg)) != NULL)
+    if ((op = jobstore_op_new(arg)) != NULL)
         op->cb.change = cb;
     return jobstore_by_id(c, STMT_RETRY, id, jobstore_change_done, op);
 }
@@ -842,7 +824,7 @@ enum pgconn_status jobstore_list(struct pgconn *c, int status, const char *name,
     char before_be[8], limit_be[4];
     const char *values[4];
     int lengths[4];
-    struct jobstore_read_op *op;
+    struct jobstore_op *op;
 
     if (cb == NULL || limit < 1 || limit > 1000 || (status >= 0 && status_name == NULL))
         return PGCONN_INVALID;
@@ -856,11 +838,11 @@ enum pgconn_status jobstore_list(struct pgconn *c, int status, const char *name,
     lengths[2] = 8;
     values[3] = limit_be;
     lengths[3] = 4;
-    if ((op = jobstore_read_op(arg)) != NULL) {
+    if ((op = jobstore_op_new(arg)) != NULL) {
         op->cb.list = cb;
         op->limit = limit;
     }
-    return jobstore_submit_read(c, STMT_LIST, 4, values, lengths, jobstore_list_done, op);
+    return jobstore_submit_op(c, STMT_LIST, 4, values, lengths, jobstore_list_done, op);
 }
 
 enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *names, size_t nnames,
@@ -869,7 +851,7 @@ enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *nam
     struct pgbin_buf pn = {0};
     const char *values[1];
     int lengths[1];
-    struct jobstore_read_op *op;
+    struct jobstore_op *op;
     enum pgconn_status st;
 
     if (cb == NULL)
@@ -883,9 +865,9 @@ enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *nam
     }
     values[0] = pn.data;
     lengths[0] = (int)pn.len;
-    if ((op = jobstore_read_op(arg)) != NULL)
+    if ((op = jobstore_op_new(arg)) != NULL)
         op->cb.next = cb;
-    st = jobstore_submit_read(c, STMT_NEXT_RUN_AT, 1, values, lengths, jobstore_next_done, op);
+    st = jobstore_submit_op(c, STMT_NEXT_RUN_AT, 1, values, lengths, jobstore_next_done, op);
     pgbin_buf_free(&pn);
     return st;
 }
