@@ -102,7 +102,7 @@ static const struct field enqueued_rows[] = {
 static const struct field register_rows[] = {
     {LIST_REQ(struct rs_register, names, FIELD_NAMES, nnames, 1, RS_MAX_REGISTER),
      .elem = &name_rule},
-    {UINT_REQ(struct rs_register, concurrency, 1, RS_MAX_CONCURRENCY)},
+    {UINT_REQ(struct rs_register, concurrency, 0, RS_MAX_CONCURRENCY)},
 };
 
 static const struct field dispatch_rows[] = {
@@ -114,6 +114,19 @@ static const struct field dispatch_rows[] = {
     {INT_REQ(struct rs_dispatch, deadline)},
 };
 
+/* ACK: a release carries no outcome, so nothing of one may come with it. */
+static const char *ack_check(const void *base)
+{
+    const struct rs_ack *a = base;
+    if (!(a->has & RS_HAS_RELEASE) || !a->release)
+        return NULL;
+    if (a->ok)
+        return "release with ok true";
+    if (a->result.ptr != NULL || a->error.ptr != NULL || (a->has & RS_HAS_RETRYABLE))
+        return "release with result, error or retryable";
+    return NULL;
+}
+
 static const struct field ack_rows[] = {
     {UINT_REQ(struct rs_ack, job, 0, UINT64_MAX)},
     {UINT_REQ(struct rs_ack, attempt, 0, UINT64_MAX)},
@@ -121,6 +134,7 @@ static const struct field ack_rows[] = {
     {BIN_OPT(struct rs_ack, result)},
     {STR_OPT(struct rs_ack, error, 0, RS_MAX_ERROR)},
     {BOOL_OPT(struct rs_ack, retryable, RS_HAS_RETRYABLE, true)},
+    {BOOL_OPT(struct rs_ack, release, RS_HAS_RELEASE, false)},
 };
 
 static const struct field abandon_rows[] = {
@@ -260,7 +274,7 @@ static const struct field_table tables[] = {
     TABLE(ENQUEUED, enqueued_rows, COUNT(enqueued_rows), NULL),
     TABLE(REGISTER, register_rows, COUNT(register_rows), NULL),
     TABLE(DISPATCH, dispatch_rows, COUNT(dispatch_rows), NULL),
-    TABLE(ACK, ack_rows, COUNT(ack_rows), NULL),
+    TABLE(ACK, ack_rows, COUNT(ack_rows), ack_check),
     TABLE(ABANDON, abandon_rows, COUNT(abandon_rows), NULL),
     TABLE(AWAIT, await_rows, COUNT(await_rows), NULL),
     TABLE(COMPLETED, completed_rows, COUNT(completed_rows), NULL),

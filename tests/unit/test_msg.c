@@ -116,8 +116,8 @@ static struct rs_msg full_msg(enum rs_msg_type t)
         m.u.dispatch = (struct rs_dispatch){1, RS_STR("f"), BYTES(ARGS), 1, 3, INT64_MIN};
         break;
     case RS_MSG_ACK:
-        m.u.ack =
-            (struct rs_ack){RS_HAS_RETRYABLE, 9001, 2, false, BYTES(RESULT), RS_STR("boom"), false};
+        m.u.ack = (struct rs_ack){RS_HAS_RETRYABLE, 9001,           2,     false,
+                                  BYTES(RESULT),    RS_STR("boom"), false, false};
         break;
     case RS_MSG_ABANDON:
         m.u.abandon = (struct rs_abandon){9001, 2, RS_ABANDON_SHUTDOWN};
@@ -439,6 +439,41 @@ Test(msg, register_error_names_the_entry)
     cr_expect_str_eq(err.message, "REGISTER.names[1]: length out of range (1..255)");
 }
 
+/* ACK release: round trips alone; with any part of an outcome neither side takes it. */
+Test(msg, ack_release)
+{
+    struct rs_msg in = {.type = RS_MSG_ACK,
+                        .u.ack = {.has = RS_HAS_RELEASE, .job = 7, .attempt = 2, .release = true}},
+                  out;
+    struct rs_buf b;
+    rs_buf_init(&b, 0);
+    encode_ok(&b, &in);
+    decode_ok(&out, &b);
+    cr_expect_eq(out.u.ack.has, RS_HAS_RELEASE);
+    cr_expect_eq(out.u.ack.release, true);
+    cr_expect_eq(out.u.ack.ok, false);
+    cr_expect_null(out.u.ack.error.ptr);
+    rs_msg_free(&out);
+
+    struct rs_ack bad[] = {
+        {.has = RS_HAS_RELEASE, .job = 7, .attempt = 2, .ok = true, .release = true},
+        {.has = RS_HAS_RELEASE, .job = 7, .attempt = 2, .release = true, .result = BYTES(RESULT)},
+        {.has = RS_HAS_RELEASE, .job = 7, .attempt = 2, .release = true, .error = RS_STR("x")},
+        {.has = RS_HAS_RELEASE | RS_HAS_RETRYABLE, .job = 7, .attempt = 2, .release = true},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        in.u.ack = bad[i];
+        rs_buf_reset(&b);
+        cr_expect_eq(rs_msg_encode(&b, &in), RS_E_BAD_VALUE, "case %zu", i);
+        cr_expect_eq(b.len, 0);
+    }
+    /* release false is no release: an outcome may come with it */
+    in.u.ack = (struct rs_ack){.has = RS_HAS_RELEASE, .job = 7, .attempt = 2, .ok = true};
+    rs_buf_reset(&b);
+    encode_ok(&b, &in);
+    rs_buf_free(&b);
+}
+
 Test(msg, ack_error_text_limit)
 {
     char *text = malloc(RS_MAX_ERROR + 1);
@@ -544,8 +579,13 @@ Test(msg, encoder_refuses_what_the_decoder_rejects)
     expect_refused(&m, RS_E_BAD_VALUE, "REGISTER with no names");
     m.u.reg = (struct rs_register){NULL, 1, 1};
     expect_refused(&m, RS_E_BAD_VALUE, "REGISTER names NULL");
-    m.u.reg = (struct rs_register){register_names, 1, 0};
-    expect_refused(&m, RS_E_BAD_VALUE, "concurrency 0");
+    m.u.reg = (struct rs_register){register_names, 1, RS_MAX_CONCURRENCY + 1};
+    expect_refused(&m, RS_E_BAD_VALUE, "concurrency above the limit");
+    m.u.ack =
+        (struct rs_ack){.has = RS_HAS_RELEASE, .job = 1, .attempt = 1, .ok = true, .release = true};
+    m.type = RS_MSG_ACK;
+    expect_refused(&m, RS_E_BAD_VALUE, "ACK release with ok true");
+    m.type = RS_MSG_REGISTER;
     m.u.reg = (struct rs_register){register_names, RS_MAX_REGISTER + 1, 1};
     expect_refused(&m, RS_E_BAD_VALUE, "257 names");
 

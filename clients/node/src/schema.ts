@@ -241,7 +241,7 @@ export const TABLES: ReadonlyMap<number, Table> = new Map<number, Table>([
   [MsgType.ENQUEUED, table('ENQUEUED', [uintReq('job'), boolReq('deduplicated')])],
   [
     MsgType.REGISTER,
-    table('REGISTER', [row('names', 'names', true, 1, MAX_REGISTER), uintReq('concurrency', 1, MAX_CONCURRENCY)]),
+    table('REGISTER', [row('names', 'names', true, 1, MAX_REGISTER), uintReq('concurrency', 0, MAX_CONCURRENCY)]),
   ],
   [
     MsgType.DISPATCH,
@@ -256,7 +256,15 @@ export const TABLES: ReadonlyMap<number, Table> = new Map<number, Table>([
   ],
   [
     MsgType.ACK,
-    table('ACK', [uintReq('job'), uintReq('attempt'), boolReq('ok'), binOpt('result'), strOpt('error', 0, MAX_ERROR), boolOpt('retryable')]),
+    table(
+      'ACK',
+      [uintReq('job'), uintReq('attempt'), boolReq('ok'), binOpt('result'), strOpt('error', 0, MAX_ERROR), boolOpt('retryable'), boolOpt('release')],
+      // a release hands the attempt back unfinished: no outcome may come with it
+      (f) =>
+        f.release === true && (f.ok !== false || f.result != null || f.error != null || f.retryable != null)
+          ? 'release with ok true, result, error or retryable'
+          : undefined,
+    ),
   ],
   [MsgType.ABANDON, table('ABANDON', [uintReq('job'), uintReq('attempt'), enumRow('reason', true, ABANDON_REASONS)])],
   [MsgType.AWAIT, table('AWAIT', [uintReq('job'), uintOpt('timeout_ms')])],
@@ -361,6 +369,8 @@ export interface AckFields {
   result?: Uint8Array;
   error?: string;
   retryable?: boolean;
+  /** true: hand the attempt back unfinished, not counted (then ok is false and nothing else is set) */
+  release?: boolean;
 }
 export interface AbandonFields {
   job: Int;

@@ -64,6 +64,7 @@ enum {
     RS_HAS_AFTER = 1u << 13,
     RS_HAS_NEXT = 1u << 14,
     RS_HAS_AWAIT_TIMEOUT = 1u << 15,
+    RS_HAS_RELEASE = 1u << 23, /* ACK release */
     /* schedules (high bits: the low ones stay free for job messages) */
     RS_HAS_PAUSED = 1u << 24,
     RS_HAS_NEXT_RUN_AT = 1u << 25,
@@ -159,6 +160,9 @@ struct rs_ack {
     struct rs_bytes result; /* with ok */
     struct rs_str error;    /* without ok */
     bool retryable;         /* RS_HAS_RETRYABLE, default true */
+    /* RS_HAS_RELEASE: true hands the attempt back unfinished and uncounted; then ok is false
+     * and result, error and retryable are absent (else bad_value). */
+    bool release;
 };
 
 struct rs_abandon {
