@@ -1,7 +1,8 @@
 /*
  * ACK batching: the ACKs that arrive in one loop turn become one jobstore_complete (one
- * UPDATE over arrays, fenced by attempt and lease); each is answered OK after the commit, or
- * ERROR stale_attempt when the fence rejected it. Waiters of finished jobs get COMPLETED.
+ * UPDATE over arrays, fenced by attempt and lease), and their releases one jobstore_release
+ * (not counted); each is answered OK after the commit, or ERROR stale_attempt when the fence
+ * rejected it. Waiters of finished jobs get COMPLETED.
  */
 #include "completer.h"
 
@@ -22,8 +23,9 @@
 struct complete_item {
     struct request req;
     struct jobstore_outcome out;
-    char *data;  /* result or error bytes copied out of the request's frame; NULL if none */
-    uint32_t fn; /* the function's row in the metrics */
+    char *data;   /* result or error bytes copied out of the request's frame; NULL if none */
+    uint32_t fn;  /* the function's row in the metrics */
+    bool release; /* ACK release: hand the attempt back, not counted */
 };
 
 /* Owner: the completer while filling or waiting, then the store callback. */
@@ -32,6 +34,7 @@ struct complete_batch {
     struct completer *k;
     struct complete_item *items;
     size_t n;
+    int statements; /* complete and release statements sent and not yet answered */
 };
 
 struct completer {
@@ -107,12 +110,12 @@ static const struct jobstore_moved *completer_find(const struct jobstore_moved *
 static void completer_answer(struct completer *k, struct complete_item *it,
                              const struct jobstore_moved *row)
 {
-    if (row != NULL) {
+    if (row != NULL && !it->release) {
         metrics_job(it->fn, it->out.ok ? METRICS_SUCCEEDED : METRICS_FAILED);
         if (row->status == JOBSTORE_DEAD)
             metrics_job(it->fn, METRICS_DEAD);
     }
-    if (row != NULL && row->status != JOBSTORE_PENDING) {
+    if (row != NULL && row->status != JOBSTORE_PENDING && !it->release) {
         struct waiters_final f = {
             .id = it->out.id,
             .status = row->status,
@@ -139,8 +142,13 @@ static void completer_answer(struct completer *k, struct complete_item *it,
             return;
         return;
     }
-    log_debug("conn %llu: job %lld attempt %d -> %s", (unsigned long long)c->id, (long long)row->id,
-              row->attempt, jobstore_status_name(row->status));
+    if (it->release)
+        log_info("conn %llu: job %lld attempt %d handed back by its worker: now %s, not counted",
+                 (unsigned long long)c->id, (long long)row->id, row->attempt,
+                 jobstore_status_name(row->status));
+    else
+        log_debug("conn %llu: job %lld attempt %d -> %s", (unsigned long long)c->id,
+                  (long long)row->id, row->attempt, jobstore_status_name(row->status));
     struct rs_msg m;
     memset(&m, 0, sizeof(m));
     m.type = RS_MSG_OK;
@@ -149,25 +157,13 @@ static void completer_answer(struct completer *k, struct complete_item *it,
         return;
 }
 
-/* The batch committed (or failed): answer every ACK. */
-static void completer_on_done(void *arg, const struct jobstore_moved *rows, size_t n,
-                              const struct jobstore_err *err)
+/* One statement of a batch is over; after the last, the batch's slot is free. */
+static void completer_batch_done(struct complete_batch *b)
 {
-    struct complete_batch *b = arg;
     struct completer *k = b->k;
+    if (--b->statements > 0)
+        return;
     k->inflight--;
-    if (err != NULL) {
-        log_warn("recording %zu outcome(s) failed: %s; answering each with an error", b->n,
-                 err->message);
-        for (size_t i = 0; i < b->n; i++) {
-            struct conn *c = request_detach(&b->items[i].req);
-            if (c != NULL && engine_reply_store_error(c, b->items[i].req.id, "ACK", err) != 0)
-                continue;
-        }
-    } else {
-        for (size_t i = 0; i < b->n; i++)
-            completer_answer(k, &b->items[i], completer_find(rows, n, b->items[i].out.id));
-    }
     complete_batch_free(b);
     if (k->open != NULL || !TAILQ_EMPTY(&k->full))
         event_active(k->ev_flush, 0, 0);
@@ -175,33 +171,113 @@ static void completer_on_done(void *arg, const struct jobstore_moved *rows, size
         engine_stop_check(k->e);
 }
 
+/* One statement of b committed (or failed): answer its ACKs (the releases or the others). */
+static void completer_answer_all(struct complete_batch *b, bool release,
+                                 const struct jobstore_moved *rows, size_t n,
+                                 const struct jobstore_err *err)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct complete_item *it = &b->items[i];
+        if (it->release != release)
+            continue;
+        if (err == NULL) {
+            completer_answer(b->k, it, completer_find(rows, n, it->out.id));
+            continue;
+        }
+        struct conn *c = request_detach(&it->req);
+        if (c != NULL && engine_reply_store_error(c, it->req.id, "ACK", err) != 0)
+            continue;
+    }
+}
+
+/* The batch's outcomes committed (or failed): answer them. */
+static void completer_on_done(void *arg, const struct jobstore_moved *rows, size_t n,
+                              const struct jobstore_err *err)
+{
+    struct complete_batch *b = arg;
+    if (err != NULL)
+        log_warn("recording outcomes failed: %s; answering each with an error", err->message);
+    completer_answer_all(b, false, rows, n, err);
+    completer_batch_done(b);
+}
+
+/* The batch's releases committed (or failed): answer them. */
+static void completer_on_released(void *arg, const struct jobstore_moved *rows, size_t n,
+                                  const struct jobstore_err *err)
+{
+    struct complete_batch *b = arg;
+    if (err != NULL)
+        log_warn("handing back released attempts failed: %s; answering each with an error",
+                 err->message);
+    completer_answer_all(b, true, rows, n, err);
+    completer_batch_done(b);
+}
+
 bool completer_idle(const struct completer *k)
 {
     return k->open == NULL && TAILQ_EMPTY(&k->full) && k->inflight == 0;
 }
 
-/* Send one batch; a refused submit answers each of its requests with an error. */
+/* Answer the ACKs of b that are (or are not) releases with a refused submit's error. */
+static void completer_refuse(struct complete_batch *b, bool release, enum pgconn_status st)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        struct complete_item *it = &b->items[i];
+        if (it->release != release)
+            continue;
+        struct conn *c = request_detach(&it->req);
+        if (c != NULL && engine_reply_submit_error(c, it->req.id, "ACK", (int)st) != 0)
+            continue;
+    }
+}
+
+/* Send one batch: its outcomes as one statement, its releases as another. A refused submit
+ * answers each of its requests with an error. */
 static void completer_send(struct completer *k, struct complete_batch *b)
 {
     struct jobstore_outcome *outs = malloc(b->n * sizeof(*outs));
-    enum pgconn_status st = PGCONN_NOMEM;
-    if (outs != NULL) {
-        for (size_t i = 0; i < b->n; i++)
-            outs[i] = b->items[i].out;
-        st = jobstore_complete(k->e->db, k->e->node, outs, b->n, completer_on_done, b);
-        free(outs);
+    int64_t *ids = malloc(b->n * sizeof(*ids));
+    int32_t *attempts = malloc(b->n * sizeof(*attempts));
+    size_t nouts = 0, nrel = 0;
+    enum pgconn_status st = PGCONN_NOMEM, rst = PGCONN_NOMEM;
+    if (outs != NULL && ids != NULL && attempts != NULL) {
+        for (size_t i = 0; i < b->n; i++) {
+            if (!b->items[i].release) {
+                outs[nouts++] = b->items[i].out;
+                continue;
+            }
+            ids[nrel] = b->items[i].out.id;
+            attempts[nrel++] = b->items[i].out.attempt;
+        }
+        /* One more than the statements sent, so that no callback frees b before both went. */
+        b->statements = 1;
+        if (nouts > 0) {
+            st = jobstore_complete(k->e->db, k->e->node, outs, nouts, completer_on_done, b);
+            if (st == PGCONN_OK)
+                b->statements++;
+        }
+        if (nrel > 0) {
+            rst = jobstore_release(k->e->db, k->e->node, ids, attempts, nrel, false, NULL,
+                                   completer_on_released, b);
+            if (rst == PGCONN_OK)
+                b->statements++;
+        }
+    } else {
+        nouts = nrel = 1; /* answer every item with the error */
     }
-    if (st == PGCONN_OK) {
-        k->inflight++;
-        return;
+    free(outs);
+    free(ids);
+    free(attempts);
+    if (nouts > 0 && st != PGCONN_OK) {
+        log_warn("cannot send outcomes (status %d); answering each with an error", (int)st);
+        completer_refuse(b, false, st);
     }
-    log_warn("cannot send %zu outcome(s) (status %d); answering each with an error", b->n, (int)st);
-    for (size_t i = 0; i < b->n; i++) {
-        struct conn *c = request_detach(&b->items[i].req);
-        if (c != NULL && engine_reply_submit_error(c, b->items[i].req.id, "ACK", (int)st) != 0)
-            continue;
+    if (nrel > 0 && rst != PGCONN_OK) {
+        log_warn("cannot send releases (status %d); answering each with an error", (int)rst);
+        completer_refuse(b, true, rst);
     }
-    complete_batch_free(b);
+    k->inflight++;
+    completer_batch_done(b);
 }
 
 /* Send batches, oldest first, while fewer than COMPLETER_MAX_INFLIGHT are in flight. */
@@ -264,6 +340,7 @@ int completer_add(struct completer *k, struct conn *c, const struct rs_msg *msg,
     it->out.id = (int64_t)a->job;
     it->out.attempt = (int32_t)a->attempt;
     it->out.ok = a->ok;
+    it->release = (a->has & RS_HAS_RELEASE) && a->release;
     it->fn = fn;
     it->out.retryable = (a->has & RS_HAS_RETRYABLE) ? a->retryable : true;
     const void *src = a->ok ? (const void *)a->result.ptr : (const void *)a->error.ptr;

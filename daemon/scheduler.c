@@ -532,9 +532,13 @@ int scheduler_register(struct scheduler *s, struct conn *c, const struct rs_msg 
             return conn_send_error(c, msg->request_id, RS_E_INTERNAL, true, "out of memory");
         w->nnames++;
     }
+    /* Lowering it (0 drains the worker) is safe at any time: what runs stays, free slots
+     * count from nrunning, and jobs a claim in flight reserved for it are handed back
+     * uncounted when it comes back (scheduler_on_claimed). */
     w->concurrency = (uint32_t)r->concurrency;
-    log_info("conn %llu: worker for %zu function(s) (first %s), concurrency %u",
-             (unsigned long long)c->id, w->nnames, w->names[0], w->concurrency);
+    log_info("conn %llu: worker for %zu function(s) (first %s), concurrency %u%s",
+             (unsigned long long)c->id, w->nnames, w->names[0], w->concurrency,
+             w->concurrency == 0 ? " (draining: no new DISPATCH)" : "");
     struct rs_msg ok;
     memset(&ok, 0, sizeof(ok));
     ok.type = RS_MSG_OK;

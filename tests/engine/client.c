@@ -172,6 +172,23 @@ int ec_register(struct ec *c, const char *name, uint32_t concurrency)
     return rc;
 }
 
+/* Send the ACK m and wait for OK (0) or ERROR (-1, its code in err if given). */
+static int ec_ack_send(struct ec *c, struct rs_msg *m, char *err, size_t errlen)
+{
+    uint32_t rid = ec_send(c, m);
+    struct wire_reply r;
+    if (rid == 0 || ec_reply(c, rid, WIRE_TIMEOUT_MS, &r) != 0) {
+        if (err != NULL)
+            snprintf(err, errlen, "no reply");
+        return -1;
+    }
+    int rc = r.msg.type == RS_MSG_OK ? 0 : -1;
+    if (rc != 0 && err != NULL)
+        ec_code(&r, err, errlen);
+    wire_reply_free(&r);
+    return rc;
+}
+
 /* ACK and wait for OK or ERROR. */
 int ec_ack(struct ec *c, uint64_t job, uint64_t attempt, bool ok, const char *text, bool retryable,
            char *err, size_t errlen)
@@ -190,18 +207,20 @@ int ec_ack(struct ec *c, uint64_t job, uint64_t attempt, bool ok, const char *te
         m.u.ack.has |= RS_HAS_RETRYABLE;
         m.u.ack.retryable = retryable;
     }
-    uint32_t rid = ec_send(c, &m);
-    struct wire_reply r;
-    if (rid == 0 || ec_reply(c, rid, WIRE_TIMEOUT_MS, &r) != 0) {
-        if (err != NULL)
-            snprintf(err, errlen, "no reply");
-        return -1;
-    }
-    int rc = r.msg.type == RS_MSG_OK ? 0 : -1;
-    if (rc != 0 && err != NULL)
-        ec_code(&r, err, errlen);
-    wire_reply_free(&r);
-    return rc;
+    return ec_ack_send(c, &m, err, errlen);
+}
+
+/* ACK release and wait for OK or ERROR. */
+int ec_release(struct ec *c, uint64_t job, uint64_t attempt, char *err, size_t errlen)
+{
+    struct rs_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RS_MSG_ACK;
+    m.u.ack.job = job;
+    m.u.ack.attempt = attempt;
+    m.u.ack.has = RS_HAS_RELEASE;
+    m.u.ack.release = true;
+    return ec_ack_send(c, &m, err, errlen);
 }
 
 /* One request with a job field. */

@@ -51,6 +51,9 @@ int ec_register(struct ec *c, const char *name, uint32_t concurrency);
 int ec_ack(struct ec *c, uint64_t job, uint64_t attempt, bool ok, const char *text, bool retryable,
            char *err, size_t errlen);
 
+/* ACK release (hand the attempt back, not counted); as ec_ack. */
+int ec_release(struct ec *c, uint64_t job, uint64_t attempt, char *err, size_t errlen);
+
 /* Send a GET/CANCEL/RETRY/AWAIT (type) for job and wait for the reply. */
 int ec_call(struct ec *c, enum rs_msg_type type, uint64_t job, int timeout_ms,
             struct wire_reply *out);
