@@ -68,6 +68,8 @@ export interface ReseolioEvents {
   'job:dead': [job: JobInfo, error: unknown];
   /** An outcome could not be recorded (the attempt was stale, or the connection was lost). */
   'job:ack-failed': [job: JobInfo, error: unknown];
+  /** stop() handed this attempt back unfinished; it runs again elsewhere, not counted. */
+  'job:released': [job: JobInfo];
   /** This instance started reseoliod. */
   'daemon:started': [pid: number];
   /** The connection to the daemon was lost; reconnection follows. */
@@ -129,6 +131,7 @@ export class Reseolio extends EventEmitter {
   private conn: Connection | undefined;
   private worker: Worker | undefined;
   private starting: Promise<void> | undefined;
+  private stopped: Promise<void> | undefined;
   private registerScheduled = false;
   private registered = new Set<string>();
   /** 'up' when a session is ready, 'stopped' at stop(): what ready() waits for. */
@@ -226,23 +229,39 @@ export class Reseolio extends EventEmitter {
   }
 
   /**
-   * Stop gracefully: take no new jobs, let running ones finish (up to stopTimeoutMs), then
-   * abandon the rest (their signal fires; the daemon releases them for another worker) and
-   * close. Pending result() calls reject with `shutting_down`.
+   * Stop gracefully: take no new jobs (REGISTER concurrency 0; a job dispatched meanwhile is
+   * handed back at once), let running ones finish and their outcomes be committed (up to
+   * timeoutMs, default stopTimeoutMs), then abort the rest (their signal fires with reason
+   * `shutdown`) and hand them back to the daemon unfinished: they run again on another worker
+   * without spending an attempt. Then close. Pending result() calls reject with `shutting_down`.
    */
   async stop(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.state === 'stopped') return;
+    const limit = options.timeoutMs ?? this.opts.stopTimeoutMs ?? 10_000;
+    if (!(Number.isInteger(limit) && limit >= 0)) throw new RangeError('stop({ timeoutMs }): timeoutMs must be a non-negative integer');
     if (this.state === 'starting') await this.starting?.catch(() => undefined);
+    if (this.state === 'stopping') return this.stopped;
     this.state = 'stopping';
+    this.stopped = this.drainAndClose(limit);
+    return this.stopped;
+  }
+
+  /** stop()'s work, once. */
+  private async drainAndClose(limit: number): Promise<void> {
     const worker = this.worker;
+    const conn = this.conn;
     if (worker) {
       worker.draining = true;
-      const limit = options.timeoutMs ?? this.opts.stopTimeoutMs ?? 10_000;
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<void>((r) => (timer = setTimeout(r, limit)));
-      await Promise.race([worker.idle(), timedOut]);
-      clearTimeout(timer);
-      worker.abandonAll('shutdown', 'the worker is stopping');
+      const end = Date.now() + limit;
+      const left = () => Math.max(0, end - Date.now());
+      const names = [...this.registered].slice(0, MAX_REGISTER);
+      if (conn?.isOpen && names.length > 0) {
+        // The daemon dispatches nothing after this; what it sent before is handed back.
+        await bounded(conn.request('REGISTER', { names, concurrency: 0 }), left()).catch((e: Error) => this.emit('warning', e));
+      }
+      await bounded(worker.idle(), left());
+      // Hand back what still runs; wait for the daemon to take it and the last outcomes.
+      await bounded(worker.releaseAll('the worker is stopping').then(() => worker.acked()), this.opts.connectTimeoutMs ?? 10_000);
     }
     this.state = 'stopped';
     this.conn?.close(new ReseolioError('shutting_down', 'the Reseolio client was stopped'));
@@ -615,6 +634,17 @@ export class Reseolio extends EventEmitter {
 function enqueueFieldsCheck(name: string, options: DurableOptions): void {
   // the codec is the one place that knows the ranges: encode a scratch frame
   encodeFrame({ type: 'ENQUEUE', requestId: 0, fields: enqueueFields(name, new Uint8Array(0), options) });
+}
+
+/** p, or nothing after ms: whichever comes first (p's rejection is the caller's). */
+async function bounded<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((r) => (timer = setTimeout(r, Math.min(ms, 2 ** 31 - 1), undefined)));
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The daemon refused a request because it is stopping (it did nothing with it). */

@@ -1,6 +1,8 @@
 /*
  * Running dispatched jobs: DISPATCH → the user's handler (inside an AsyncLocalStorage context
- * that carries the job id, attempt and abort signal) → ACK; ABANDON → the signal fires.
+ * that carries the job id, attempt and abort signal) → ACK; ABANDON → the signal fires. While
+ * stopping: a new DISPATCH is handed back at once, and what still runs at the end is aborted
+ * and handed back (ACK release: the attempt does not count).
  */
 
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -55,9 +57,12 @@ export interface WorkerHost {
 
 interface Running {
   controller: AbortController;
+  /** No ACK of an outcome is sent any more: the daemon gave up on it, or it was handed back. */
   abandoned: boolean;
   timer: NodeJS.Timeout | undefined;
   done: Promise<void>;
+  dispatch: DispatchFields;
+  info: JobInfo;
 }
 
 type Outcome = { ok: true; value: unknown; result: Uint8Array | undefined } | { ok: false; err: unknown; retryable: boolean };
@@ -72,6 +77,11 @@ export function errorText(err: unknown): string {
   return s || 'error';
 }
 
+/** The job a DISPATCH is about, before its arguments are decoded. */
+function jobInfo(d: DispatchFields): JobInfo {
+  return { jobId: String(d.job), name: d.name, attempt: Number(d.attempt), maxAttempts: Number(d.max_attempts), args: [] };
+}
+
 /** Whether a handler's error allows another attempt: not when it says `retryable: false`. */
 function isRetryable(err: unknown): boolean {
   return !(typeof err === 'object' && err !== null && (err as { retryable?: unknown }).retryable === false);
@@ -81,7 +91,7 @@ function isRetryable(err: unknown): boolean {
 export class Worker {
   private readonly running = new Map<string, Running>();
   private readonly acks = new Set<Promise<void>>();
-  /** True once stop began: new dispatches are left alone (the daemon releases them at close). */
+  /** True once stop began: new dispatches are handed back at once, unstarted. */
   draining = false;
 
   constructor(
@@ -106,9 +116,13 @@ export class Worker {
   }
 
   onDispatch(d: DispatchFields): void {
-    if (this.draining) return;
     const key = `${d.job}:${d.attempt}`;
     if (this.running.has(key)) return; // a duplicate dispatch of the same attempt
+    if (this.draining) {
+      // sent before the daemon read our REGISTER concurrency 0: give it to another worker
+      void this.release(this.conn, d, jobInfo(d));
+      return;
+    }
     const controller = new AbortController();
     const wait = Number(d.deadline) - Date.now();
     // The daemon sends ABANDON on timeout too; the local timer makes the signal exact.
@@ -117,7 +131,7 @@ export class Worker {
         ? setTimeout(() => controller.abort(new AbandonedError('timeout', `attempt ${d.attempt} of job ${d.job} timed out`)), wait)
         : undefined;
     timer?.unref();
-    const entry: Running = { controller, abandoned: false, timer, done: Promise.resolve() };
+    const entry: Running = { controller, abandoned: false, timer, done: Promise.resolve(), dispatch: d, info: jobInfo(d) };
     this.running.set(key, entry);
     entry.done = this.run(d, entry).finally(() => {
       if (entry.timer) clearTimeout(entry.timer);
@@ -140,16 +154,54 @@ export class Worker {
     }
   }
 
+  /**
+   * Stop's end: abort every attempt still running (signal reason `shutdown`) and hand each back
+   * to the daemon unfinished (ACK release: pending again at once, the attempt not counted).
+   * Resolves when the daemon answered every release (or the connection ended).
+   */
+  async releaseAll(message: string): Promise<void> {
+    const releases: Promise<void>[] = [];
+    for (const r of this.running.values()) {
+      if (r.abandoned) continue;
+      r.abandoned = true;
+      r.controller.abort(new AbandonedError('shutdown', message));
+      releases.push(this.release(this.conn, r.dispatch, r.info));
+    }
+    await Promise.all(releases);
+  }
+
+  /** Resolves when every ACK sent so far was answered (or the connection ended). */
+  async acked(): Promise<void> {
+    while (this.acks.size > 0) await Promise.allSettled([...this.acks]);
+  }
+
+  /** Send ACK release for one attempt; resolves once answered (errors become events). */
+  private release(conn: Connection, a: DispatchFields, info: JobInfo): Promise<void> {
+    const p = new Promise<void>((resolve) => {
+      conn.send('ACK', { job: a.job, attempt: a.attempt, ok: false, release: true }, (err) => {
+        resolve();
+        // stale_attempt (it timed out or was cancelled meanwhile) or a lost connection: the
+        // daemon decides what happens to it
+        if (err) this.host.emit('job:ack-failed', info, err);
+        else this.host.emit('job:released', info);
+      });
+    });
+    this.acks.add(p);
+    void p.then(() => this.acks.delete(p));
+    return p;
+  }
+
   private async run(d: DispatchFields, entry: Running): Promise<void> {
     const jobId = String(d.job);
     const attempt = Number(d.attempt);
     const maxAttempts = Number(d.max_attempts);
     const conn = this.conn;
-    let info: JobInfo = { jobId, name: d.name, attempt, maxAttempts, args: [] };
+    let info: JobInfo = entry.info;
     let outcome: Outcome;
     try {
       const args = decodeArgs(d.args);
       info = { ...info, args };
+      entry.info = info;
       const handler = this.host.handler(d.name);
       this.host.emit('job:start', info);
       if (!handler) throw new ReseolioError('not_found', `no handler for ${d.name} in this process`, true);

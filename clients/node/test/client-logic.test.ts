@@ -11,7 +11,7 @@ import { after, afterEach, beforeEach, describe, test } from 'node:test';
 
 import { Connection } from '../src/connection';
 import { AbandonedError, JobFailedError, NonRetryableError, Reseolio, ReseolioError, type JobContext } from '../src/index';
-import { decodeArgs, decodeResult } from '../src/payload';
+import { decodeArgs, decodeResult, encodeArgs } from '../src/payload';
 import type { Message } from '../src/schema';
 import { FakeDaemon } from './fake-daemon';
 import { tempSocketDir, waitFor } from './helpers';
@@ -263,6 +263,57 @@ describe('durable functions (client logic, fake daemon)', () => {
     assert.equal(reason.reason, 'cancelled');
     await new Promise((res) => setTimeout(res, 20));
     assert.equal(fake.of('ACK').length, 0);
+  });
+
+  test('stop(): REGISTER concurrency 0 first; a DISPATCH sent before it is handed back unstarted', async () => {
+    let ran = false;
+    const r = client();
+    r.durable('late:dispatch', async () => {
+      ran = true;
+    });
+    await r.start();
+    // the daemon claimed a job for this worker just before it read the drain
+    const raced = fake.opts.intercept;
+    fake.opts.intercept = (m, s) => {
+      if (m.type === 'ACK' && Number(m.fields.job) === 77) {
+        s.send('OK', m.requestId, {});
+        return true;
+      }
+      if (m.type !== 'REGISTER' || Number(m.fields.concurrency) !== 0) return false;
+      s.send('DISPATCH', 0, { job: 77, name: 'late:dispatch', args: encodeArgs([], 'args'), attempt: 1, max_attempts: 1, deadline: Date.now() + 30_000 });
+      s.send('OK', m.requestId, {});
+      return true;
+    };
+    const released: string[] = [];
+    r.on('job:released', (j) => released.push(`${j.jobId}:${j.attempt}`));
+    await r.stop({ timeoutMs: 2000 });
+    fake.opts.intercept = raced;
+    assert.deepEqual(
+      fake.of('REGISTER').map((f) => Number(f.concurrency)),
+      [10, 0],
+    );
+    assert.deepEqual(fake.of('ACK'), [{ job: 77, attempt: 1, ok: false, release: true }]);
+    assert.deepEqual(released, ['77:1']);
+    assert.equal(ran, false);
+  });
+
+  test('stop(): what outlasts the timeout is aborted (shutdown) and handed back with ACK release', async () => {
+    const r = client();
+    let reason: unknown;
+    const f = r.durable('slow:task', async () => {
+      const { signal } = Reseolio.currentJob()!;
+      await new Promise<void>((res) => signal.addEventListener('abort', () => res()));
+      reason = signal.reason;
+      return 'too late';
+    });
+    await r.start();
+    const h = await f();
+    await waitFor(() => fake.jobs.get(Number(h.jobId))?.status === 'running', 2000, 'dispatch');
+    await r.stop({ timeoutMs: 50 });
+    assert.ok(reason instanceof AbandonedError && reason.reason === 'shutdown', String(reason));
+    const acks = fake.of('ACK');
+    assert.deepEqual(acks, [{ job: Number(h.jobId), attempt: 1, ok: false, release: true }]);
+    assert.equal(fake.jobs.get(Number(h.jobId))?.status, 'pending');
   });
 
   test('the signal fires at the attempt deadline', async () => {
@@ -559,6 +610,10 @@ describe('durable functions (client logic, fake daemon)', () => {
     await waitFor(() => fake.of('REGISTER').length === 1 && [...fake.jobs.values()][0]!.status === 'running', 2000, 'dispatch');
     await r.stop({ timeoutMs: 30 });
     assert.equal((reason as AbandonedError).reason, 'shutdown');
-    assert.equal(fake.of('ACK').length, 0);
+    // handed back unfinished, so that it does not spend an attempt
+    assert.deepEqual(
+      fake.of('ACK').map((a) => [a.ok, a.release]),
+      [[false, true]],
+    );
   });
 });

@@ -412,26 +412,34 @@ describe('stop() and many jobs, end to end', { timeout: 120_000 }, () => {
     assert.match(String(await second.handle(h.jobId).result(20_000)), /^run by the second worker, attempt [2-9]$/);
   });
 
-  // PROTOCOL/DAEMON GAP: a worker cannot hand a job back unspent. stop() can only close its
-  // connection, which the daemon treats as "worker gone" (release, consume): the attempt
-  // counts, so a job with maxAttempts 1 that stop() abandons ends dead.
-  const stopGap = 'DAEMON/PROTOCOL GAP: no way for a worker to release a job without spending an attempt; stop() closing counts as a failed attempt';
-  test(`stop() hands back a job it had to abandon without spending its attempt [todo, ${stopGap}]`, { todo: stopGap }, async () => {
+  test('stop() hands back a job it had to abandon without spending its attempt', async () => {
     const name = env.name('stop:unspent');
     const first = env.client();
     const started = deferred();
     first.durable(name, async () => {
       started.resolve();
       await new Promise<void>((resolve) => Reseolio.currentJob()!.signal.addEventListener('abort', () => resolve(), { once: true }));
+      return 'too late';
     }, { maxAttempts: 1 });
+    const released = nextEvent(first, 'job:released');
     await first.start();
     const h = await first.enqueue(name, []);
     await withTimeout(started.promise, 20_000, 'the job to start');
     await first.stop({ timeoutMs: 50 });
+    const [info] = (await released) as [JobInfo];
+    assert.equal(info.jobId, h.jobId);
     const second = env.client();
-    second.durable(name, async () => 'run by the second worker', { maxAttempts: 1 });
     await second.start();
-    assert.equal(await second.handle(h.jobId).result(20_000), 'run by the second worker');
+    // handed back, not failed: pending again (no worker for it yet), no error recorded
+    const waiting = await second.getJob(h.jobId);
+    assert.equal(waiting.status, 'pending');
+    assert.equal(waiting.attempt, 1);
+    assert.equal(waiting.error, undefined);
+    second.durable(name, async () => `run by the second worker, attempt ${Reseolio.currentJob()!.attempt} of ${Reseolio.currentJob()!.maxAttempts}`, { maxAttempts: 1 });
+    assert.equal(await second.handle(h.jobId).result(20_000), 'run by the second worker, attempt 2 of 2');
+    const done = await second.getJob(h.jobId);
+    assert.equal(done.status, 'success');
+    assert.equal(done.attempt, 2);
   });
 
   test('a thousand jobs through one worker process: every result comes back', async () => {

@@ -215,6 +215,13 @@ export class FakeDaemon {
         }
         s.running--;
         j.worker = undefined;
+        if (m.fields.release) {
+          j.status = 'pending'; // handed back unfinished: due now, the attempt not counted
+          j.maxAttempts++;
+          s.send('OK', id, {});
+          this.schedule();
+          return;
+        }
         if (m.fields.ok) {
           j.status = 'success';
           if (m.fields.result) j.result = m.fields.result;
