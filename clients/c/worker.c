@@ -1,7 +1,9 @@
 /*
  * The worker side of libreseolio: handlers registered per function name, DISPATCHed jobs
  * queued until rs_worker_run hands them to its pool threads, outcomes sent back as ACKs from
- * the thread that owns the connection, ABANDON turned into a flag a handler can poll.
+ * the thread that owns the connection, ABANDON turned into a flag a handler can poll. An
+ * attempt can also be handed back unfinished (ACK release, not counted): by its handler
+ * (rs_job_release), or by a stop whose timeout passed while the handler still ran.
  *
  * Threads: rs_worker_run's thread does all I/O and owns the live list; pool threads only take
  * tasks from `ready` and give them back through `done`, both under mu, then wake the I/O
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client_internal.h"
@@ -53,6 +56,8 @@ struct rs_job_ctx {
     size_t result_len;
     char *error; /* NULL: none stored */
     bool retryable;
+    bool release; /* rs_job_release: the ACK hands the attempt back, no outcome */
+    int handback; /* stop timeout (I/O thread only): 1 release wanted, 2 release sent */
 };
 TAILQ_HEAD(task_list, rs_job_ctx);
 
@@ -67,12 +72,14 @@ struct worker {
     struct worker_handler handlers[RS_MAX_REGISTER];
     unsigned nhandlers;
     unsigned concurrency;
-    bool dirty;        /* names or concurrency changed since the last REGISTER */
-    bool announced;    /* a REGISTER was sent: DISPATCH may come */
-    unsigned max_live; /* bound on tasks held, from the concurrency the daemon knows */
-    bool running;      /* inside rs_worker_run */
-    atomic_bool stop;  /* rs_worker_stop was called */
-    int wake[2];       /* pipe: pool threads and rs_worker_stop write, the run loop reads */
+    bool dirty;               /* names or concurrency changed since the last REGISTER */
+    bool announced;           /* a REGISTER was sent: DISPATCH may come */
+    unsigned max_live;        /* bound on tasks held, from the concurrency the daemon knows */
+    bool running;             /* inside rs_worker_run */
+    atomic_bool stop;         /* rs_worker_stop was called */
+    unsigned stop_timeout_ms; /* 0: a stop waits for running handlers without limit */
+    int64_t stop_deadline;    /* monotonic ms when running attempts are handed back; 0: unset */
+    int wake[2];              /* pipe: pool threads and rs_worker_stop write, the run loop reads */
     unsigned acks_inflight;
     struct task_list live; /* every task held (I/O thread only) */
     unsigned nlive;
@@ -285,7 +292,10 @@ static enum rs_client_status worker_ack(struct rs_client *c, struct rs_job_ctx *
     a->job = t->job;
     a->attempt = t->attempt;
     char fallback[64];
-    if (t->rc == 0) {
+    if (t->release) {
+        a->has = RS_HAS_RELEASE;
+        a->release = true;
+    } else if (t->rc == 0) {
         a->ok = true;
         if (t->result != NULL)
             a->result = (struct rs_bytes){t->result, (uint32_t)t->result_len};
@@ -300,7 +310,7 @@ static enum rs_client_status worker_ack(struct rs_client *c, struct rs_job_ctx *
     }
     uint32_t id;
     enum rs_client_status st = client_submit(c, &m, CALL_ACK, worker_ack_cb, c->worker, &id);
-    if (st == RS_CLIENT_E_ARG && a->ok) {
+    if (st == RS_CLIENT_E_ARG && a->ok && !t->release) {
         /* The result does not fit in a frame: the attempt failed, and would fail again. */
         char msg[160];
         snprintf(msg, sizeof(msg), "the result (%zu bytes) is larger than the daemon's frame limit",
@@ -312,6 +322,23 @@ static enum rs_client_status worker_ack(struct rs_client *c, struct rs_job_ctx *
         a->has = RS_HAS_RETRYABLE;
         st = client_submit(c, &m, CALL_ACK, worker_ack_cb, c->worker, &id);
     }
+    if (st == RS_CLIENT_OK)
+        c->worker->acks_inflight++;
+    return st;
+}
+
+/* Hand back one running attempt (ACK release). Returns RS_CLIENT_OK, or E_LIMIT to try again. */
+static enum rs_client_status worker_hand_back(struct rs_client *c, struct rs_job_ctx *t)
+{
+    struct rs_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RS_MSG_ACK;
+    m.u.ack.job = t->job;
+    m.u.ack.attempt = t->attempt;
+    m.u.ack.has = RS_HAS_RELEASE;
+    m.u.ack.release = true;
+    uint32_t id;
+    enum rs_client_status st = client_submit(c, &m, CALL_ACK, worker_ack_cb, c->worker, &id);
     if (st == RS_CLIENT_OK)
         c->worker->acks_inflight++;
     return st;
@@ -329,7 +356,12 @@ static void worker_collect(struct rs_client *c)
         pthread_mutex_unlock(&w->mu);
         if (t == NULL)
             return;
-        if (!atomic_load(&t->cancelled) && !c->broken && worker_ack(c, t) == RS_CLIENT_E_LIMIT) {
+        enum rs_client_status st = RS_CLIENT_OK;
+        if (t->handback == 1 && !c->broken)
+            st = worker_hand_back(c, t); /* the stop's release of it did not go out yet */
+        else if (!atomic_load(&t->cancelled) && !c->broken)
+            st = worker_ack(c, t);
+        if (st == RS_CLIENT_E_LIMIT) {
             /* The output or the request table is full: put it back, ACK after some I/O. */
             pthread_mutex_lock(&w->mu);
             TAILQ_INSERT_HEAD(&w->done, t, q);
@@ -339,6 +371,43 @@ static void worker_collect(struct rs_client *c)
         TAILQ_REMOVE(&w->live, t, live);
         w->nlive--;
         worker_task_free(t);
+    }
+}
+
+/* Monotonic ms. */
+static int64_t worker_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The stop's timeout passed: every attempt whose handler still runs is told to stop
+ * (rs_job_cancelled; its outcome will be dropped) and handed back to the daemon unfinished,
+ * so that another worker runs it without spending an attempt.
+ */
+static void worker_hand_back_running(struct rs_client *c)
+{
+    struct worker *w = c->worker;
+    struct rs_job_ctx *t;
+    pthread_mutex_lock(&w->mu);
+    TAILQ_FOREACH(t, &w->live, live)
+    {
+        /* Under mu: a handler that returns now finds its task cancelled and its outcome unsent. */
+        if (t->state == TASK_RUNNING && t->handback == 0) {
+            atomic_store(&t->cancelled, true);
+            t->handback = 1;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+    TAILQ_FOREACH(t, &w->live, live)
+    {
+        if (t->handback != 1)
+            continue;
+        if (c->broken || worker_hand_back(c, t) == RS_CLIENT_E_LIMIT)
+            return; /* output full: the next turn tries again; broken: the daemon releases */
+        t->handback = 2;
     }
 }
 
@@ -427,18 +496,28 @@ static enum rs_client_status worker_loop(struct rs_client *c)
             return RS_CLIENT_E_CLOSED;
         if (c->broken)
             return client_broken_status(c);
+        int wait_ms = -1;
         if (atomic_load(&w->stop)) {
             pthread_mutex_lock(&w->mu);
             w->paused = true;
             pthread_mutex_unlock(&w->mu);
             if (worker_drained(w))
                 return RS_CLIENT_OK;
+            if (w->stop_timeout_ms > 0) {
+                int64_t now = worker_now_ms();
+                if (w->stop_deadline == 0)
+                    w->stop_deadline = now + w->stop_timeout_ms;
+                if (now >= w->stop_deadline)
+                    worker_hand_back_running(c);
+                else
+                    wait_ms = (int)(w->stop_deadline - now);
+            }
         }
         struct pollfd p[2] = {
             {.fd = c->t.fd, .events = client_poll_events(c)},
             {.fd = w->wake[0], .events = POLLIN},
         };
-        int n = poll(p, 2, -1);
+        int n = poll(p, 2, wait_ms);
         if (n < 0) {
             if (errno != EINTR)
                 client_break(c, RS_CLIENT_E_IO, NULL, "poll: %s", strerror(errno));
@@ -480,6 +559,7 @@ enum rs_client_status rs_worker_run(struct rs_client *c)
     /* Outcomes that came after the loop ended belong to a session that is over. */
     worker_collect(c);
     w->running = false;
+    w->stop_deadline = 0;
     atomic_store(&w->stop, false);
     return client_finish(c, st);
 }
@@ -519,6 +599,22 @@ enum rs_client_status rs_worker_register(struct rs_client *c, const char *name,
         return client_fail(c, RS_CLIENT_E_NOMEM, "out of memory");
     w->handlers[w->nhandlers++] = (struct worker_handler){copy, handler, user};
     w->dirty = true;
+    return RS_CLIENT_OK;
+}
+
+enum rs_client_status rs_worker_set_stop_timeout(struct rs_client *c, unsigned ms)
+{
+    if (c == NULL)
+        return RS_CLIENT_E_ARG;
+    enum rs_client_status st = client_begin(c);
+    if (st != RS_CLIENT_OK)
+        return st;
+    struct worker *w = worker_get(c);
+    if (w == NULL)
+        return client_fail(c, RS_CLIENT_E_NOMEM, "out of memory (or no pipe) for the worker");
+    if (w->running)
+        return client_fail(c, RS_CLIENT_E_ARG, "not while rs_worker_run runs");
+    w->stop_timeout_ms = ms;
     return RS_CLIENT_OK;
 }
 
@@ -579,6 +675,13 @@ int64_t rs_job_deadline(const struct rs_job_ctx *job)
 bool rs_job_cancelled(const struct rs_job_ctx *job)
 {
     return atomic_load(&((struct rs_job_ctx *)(uintptr_t)job)->cancelled);
+}
+
+int rs_job_release(struct rs_job_ctx *job)
+{
+    if (job != NULL)
+        job->release = true;
+    return -1;
 }
 
 enum rs_client_status rs_job_set_result(struct rs_job_ctx *job, const void *result, size_t len)

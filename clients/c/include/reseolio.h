@@ -472,7 +472,8 @@ RS_CLIENT_API uint64_t rs_job_max_attempts(const struct rs_job_ctx *job);
 RS_CLIENT_API int64_t rs_job_deadline(const struct rs_job_ctx *job);
 /*
  * True once the daemon abandoned this attempt (it timed out, the job was cancelled, the
- * daemon is stopping): the handler should return soon; its outcome is dropped.
+ * daemon is stopping), or the worker handed it back because its stop timeout passed
+ * (rs_worker_set_stop_timeout): the handler should return soon; its outcome is dropped.
  */
 RS_CLIENT_API bool rs_job_cancelled(const struct rs_job_ctx *job);
 /* Store a copy of the result bytes (replacing an earlier one). RS_CLIENT_E_NOMEM on failure. */
@@ -485,6 +486,15 @@ RS_CLIENT_API enum rs_client_status rs_job_set_result(struct rs_job_ctx *job, co
  */
 RS_CLIENT_API int rs_job_set_error(struct rs_job_ctx *job, bool retryable, const char *fmt, ...)
     RS_CLIENT_PRINTF(3, 4);
+
+/*
+ * Hand this attempt back unfinished instead of recording an outcome: the job becomes pending
+ * again at once, for any worker, and the attempt does not count against its max_attempts
+ * (ACK release). For a handler that cannot do the job now (its worker is shutting down, a
+ * resource it needs is going away). Returns -1, so a handler can end with
+ * `return rs_job_release(job);`; a result or error stored is not sent.
+ */
+RS_CLIENT_API int rs_job_release(struct rs_job_ctx *job);
 
 /*
  * Run handler for jobs of function name (1..255 bytes, at most 256 names per client), with
@@ -503,12 +513,23 @@ RS_CLIENT_API enum rs_client_status rs_worker_set_concurrency(struct rs_client *
                                                               unsigned n) RS_CLIENT_MUST_CHECK;
 
 /*
+ * How long a stopping rs_worker_run lets running handlers finish, in ms (default 0: without
+ * limit). When it passes, each attempt still running is handed back to the daemon unfinished
+ * (ACK release: another worker runs it, and the attempt does not count) and rs_job_cancelled
+ * turns true for it; rs_worker_run still waits for those handlers to return, and drops their
+ * outcomes. Not while rs_worker_run runs.
+ */
+RS_CLIENT_API enum rs_client_status rs_worker_set_stop_timeout(struct rs_client *c,
+                                                               unsigned ms) RS_CLIENT_MUST_CHECK;
+
+/*
  * Be a worker until rs_worker_stop: send REGISTER (when the names or the concurrency changed),
  * start the pool threads, run every DISPATCHed job's handler on them (jobs dispatched while
  * the client was busy with other calls were queued and run now) and ACK each outcome; an
  * ABANDON makes rs_job_cancelled true for that attempt. After rs_worker_stop it starts no
- * more jobs, waits for the running handlers, sends their ACKs, waits for the daemon to take
- * them, and returns RS_CLIENT_OK; jobs dispatched but not started stay queued (the next
+ * more jobs, waits for the running handlers (up to the stop timeout, then hands back those
+ * still running, see rs_worker_set_stop_timeout), sends their ACKs, waits for the daemon to
+ * take them, and returns RS_CLIENT_OK; jobs dispatched but not started stay queued (the next
  * rs_worker_run runs them; closing the client releases them to other workers). Returns a
  * failure when the connection broke (the running handlers are told to stop, and are waited
  * for). An ACK the daemon answers with ERROR (stale_attempt, unavailable) is not resent: the

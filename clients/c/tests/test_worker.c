@@ -402,6 +402,89 @@ Test(worker, a_lost_connection_ends_the_run_and_cancels_running_handlers)
     ct_finish(&p);
 }
 
+/* ---- handing an attempt back: by its handler, or at the stop timeout ---- */
+
+static int handle_give_up(struct rs_job_ctx *job, void *user)
+{
+    (void)user;
+    (void)rs_job_set_error(job, false, "not sent: a release carries no outcome");
+    return rs_job_release(job);
+}
+
+static void script_release(struct fakepeer *p, void *arg)
+{
+    (void)arg;
+    if (!expect_register(p, 2, 1))
+        return;
+    fp_send_dispatch(p, 1, "t:give-up", NULL, 0, 1);
+    struct fp_msg m;
+    if (fp_expect(p, RS_MSG_ACK, &m)) {
+        const struct rs_ack *a = &m.m.u.ack;
+        fp_check(p, a->job == 1 && a->attempt == 1, "ACK of job 1 attempt 1");
+        fp_check(p, (a->has & RS_HAS_RELEASE) && a->release && !a->ok, "a release");
+        fp_check(p, a->error.ptr == NULL && a->result.ptr == NULL && !(a->has & RS_HAS_RETRYABLE),
+                 "a release with an outcome");
+        fp_send_empty(p, RS_MSG_OK, m.m.request_id);
+        fp_msg_free(&m);
+    }
+    stop_worker(p);
+    fp_wait_closed(p);
+}
+
+Test(worker, a_handler_hands_its_attempt_back_with_rs_job_release)
+{
+    struct fakepeer p;
+    client = ct_connect(&p, script_release, NULL, 0, 0);
+    cr_assert_eq(rs_worker_register(client, "t:give-up", handle_give_up, NULL), RS_CLIENT_OK);
+    cr_assert_eq(rs_worker_register(client, "t:stop", handle_stop, NULL), RS_CLIENT_OK);
+    cr_expect_eq(rs_worker_run(client), RS_CLIENT_OK, "%s", rs_client_errmsg(client));
+    rs_client_close(client);
+    ct_finish(&p);
+}
+
+static void script_stop_timeout(struct fakepeer *p, void *arg)
+{
+    (void)arg;
+    if (!expect_register(p, 2, 2))
+        return;
+    fp_send_dispatch(p, 1, "t:slow", NULL, 0, 1);
+    if (!fp_check(p, wait_flag(&slow_started), "t:slow never started"))
+        return;
+    stop_worker(p);
+    /* t:slow outlasts the stop timeout: it is handed back, not failed. */
+    struct fp_msg m;
+    if (fp_expect(p, RS_MSG_ACK, &m)) {
+        const struct rs_ack *a = &m.m.u.ack;
+        fp_check(p, a->job == 1 && (a->has & RS_HAS_RELEASE) && a->release && !a->ok,
+                 "the running attempt was not handed back");
+        fp_send_empty(p, RS_MSG_OK, m.m.request_id);
+        fp_msg_free(&m);
+    }
+    /* Its handler's late outcome is dropped: nothing more comes before the client closes. */
+    int r = fp_recv(p, &m);
+    if (r == 1)
+        fp_msg_free(&m);
+    fp_check(p, r == 0, "a message after the hand-back (the dropped outcome?)");
+}
+
+Test(worker, a_stop_timeout_hands_back_what_still_runs)
+{
+    struct fakepeer p;
+    atomic_store(&slow_started, false);
+    atomic_store(&slow_saw_cancel, false);
+    client = ct_connect(&p, script_stop_timeout, NULL, 0, 0);
+    cr_assert_eq(rs_worker_register(client, "t:slow", handle_slow, NULL), RS_CLIENT_OK);
+    cr_assert_eq(rs_worker_register(client, "t:stop", handle_stop, NULL), RS_CLIENT_OK);
+    cr_assert_eq(rs_worker_set_concurrency(client, 2), RS_CLIENT_OK);
+    cr_assert_eq(rs_worker_set_stop_timeout(client, 100), RS_CLIENT_OK);
+    int64_t t0 = now_ms();
+    cr_expect_eq(rs_worker_run(client), RS_CLIENT_OK, "%s", rs_client_errmsg(client));
+    cr_expect_geq(now_ms() - t0, 100, "the handler got less than its stop timeout");
+    cr_expect(atomic_load(&slow_saw_cancel), "the handler was not told to stop");
+    rs_client_close(client);
+    ct_finish(&p);
+}
+
 /* ---- a result too large for a frame ---- */
 
 static int handle_huge(struct rs_job_ctx *job, void *user)
