@@ -92,6 +92,8 @@ static const struct field enqueue_rows[] = {
     {INT_OPT(struct rs_enqueue, priority, RS_HAS_PRIORITY, INT16_MIN, INT16_MAX)},
     {INT_OPT(struct rs_enqueue, run_at, RS_HAS_RUN_AT, INT64_MIN, INT64_MAX)},
     {UINT_OPT(struct rs_enqueue, delay_ms, RS_HAS_DELAY, 0, RS_MAX_DELAY_LIMIT_MS, 0)},
+    {UINT_OPT(struct rs_enqueue, parent, RS_HAS_PARENT, 1, INT64_MAX, 0)},
+    {UINT_OPT(struct rs_enqueue, step, RS_HAS_STEP, 0, RS_MAX_STEP, 0)},
 };
 
 static const struct field enqueued_rows[] = {
@@ -146,6 +148,8 @@ static const struct field abandon_rows[] = {
 static const struct field await_rows[] = {
     {UINT_REQ(struct rs_job_ref, job, 0, UINT64_MAX)},
     {UINT_OPT(struct rs_job_ref, timeout_ms, RS_HAS_AWAIT_TIMEOUT, 0, UINT64_MAX, 0)},
+    {UINT_OPT(struct rs_job_ref, waiter, RS_HAS_WAITER, 1, INT64_MAX, 0)},
+    {UINT_OPT(struct rs_job_ref, waiter_attempt, RS_HAS_WAITER_ATTEMPT, 1, INT32_MAX, 0)},
 };
 
 /* GET, CANCEL and RETRY: the first row of AWAIT's table. */
@@ -175,6 +179,8 @@ static const struct field job_rows[] = {
     {INT_REQ(struct rs_job, run_at)},
     {INT_OPT(struct rs_job, started_at, RS_HAS_STARTED_AT, INT64_MIN, INT64_MAX)},
     {INT_OPT(struct rs_job, finished_at, RS_HAS_FINISHED_AT, INT64_MIN, INT64_MAX)},
+    {UINT_OPT(struct rs_job, parent, RS_HAS_PARENT, 1, INT64_MAX, 0)},
+    {UINT_OPT(struct rs_job, step, RS_HAS_STEP, 0, RS_MAX_STEP, 0)},
 };
 
 static const struct field list_rows[] = {
@@ -182,6 +188,7 @@ static const struct field list_rows[] = {
     {STR_OPT(struct rs_list, name, 1, RS_MAX_NAME)},
     {UINT_OPT(struct rs_list, limit, RS_HAS_LIMIT, 1, RS_MAX_LIST, 100)},
     {UINT_OPT(struct rs_list, after, RS_HAS_AFTER, 0, UINT64_MAX, 0)},
+    {UINT_OPT(struct rs_list, parent, RS_HAS_PARENT, 1, INT64_MAX, 0)},
 };
 
 /* A job inside JOBS: JOB's rows, named by the decoder with its index. */
@@ -251,12 +258,84 @@ static const struct field schedules_rows[] = {
     {STR_OPT(struct rs_schedules, next, 1, RS_MAX_SCHEDULE_NAME)},
 };
 
+/* STATISTICS: a function's counters, a queue, a node. */
+static const struct field stats_fn_rows[] = {
+    {STR_REQ(struct rs_statistics_fn, name, 1, RS_MAX_NAME)},
+    {UINT_REQ(struct rs_statistics_fn, enqueued, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_fn, deduplicated, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_fn, started, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_fn, succeeded, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_fn, failed, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_fn, dead, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_fn, timed_out, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_fn, reclaimed, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_fn, duration_count, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_fn, duration_sum_us, 0, UINT64_MAX)},
+};
+static const struct field_table stats_fn_table = {"STATISTICS.functions[]", stats_fn_rows,
+                                                  COUNT(stats_fn_rows), NULL};
+
+static const struct field stats_queue_rows[] = {
+    {STR_REQ(struct rs_statistics_queue, name, 1, RS_MAX_NAME)},
+    {UINT_REQ(struct rs_statistics_queue, pending, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics_queue, running, 0, UINT64_MAX)},
+};
+static const struct field_table stats_queue_table = {"STATISTICS.queues[]", stats_queue_rows,
+                                                     COUNT(stats_queue_rows), NULL};
+
+static const struct field stats_node_rows[] = {
+    {STR_REQ(struct rs_statistics_node, id, 1, 64)},
+    {STR_REQ(struct rs_statistics_node, host, 0, 255)},
+    {UINT_REQ(struct rs_statistics_node, pid, 0, UINT64_MAX)},
+    {INT_REQ(struct rs_statistics_node, heartbeat_age_ms)},
+    {INT_REQ(struct rs_statistics_node, started_at)},
+};
+static const struct field_table stats_node_table = {"STATISTICS.nodes[]", stats_node_rows,
+                                                    COUNT(stats_node_rows), NULL};
+
+static const struct field statistics_rows[] = {
+    {STR_REQ(struct rs_statistics, server, 0, ANY_LEN)},
+    {STR_REQ(struct rs_statistics, node, 0, ANY_LEN)},
+    {UINT_REQ(struct rs_statistics, pid, 0, UINT64_MAX)},
+    {INT_REQ(struct rs_statistics, started_at)},
+    {UINT_REQ(struct rs_statistics, uptime_ms, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics, connections, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics, workers, 0, UINT64_MAX)},
+    {UINT_REQ(struct rs_statistics, running, 0, UINT64_MAX)},
+    {STR_REQ(struct rs_statistics, storage, 0, RS_MAX_STORAGE)},
+    {STR_REQ(struct rs_statistics, schema, 1, RS_MAX_SCHEMA)},
+    {BOOL_REQ(struct rs_statistics, storage_up)},
+    {INT_OPT(struct rs_statistics, counted_at, RS_HAS_COUNTED_AT, INT64_MIN, INT64_MAX)},
+    {STR_OPT(struct rs_statistics, count_error, 0, RS_MAX_ERROR)},
+    {BOOL_OPT(struct rs_statistics, truncated, RS_HAS_TRUNCATED, false)},
+    {LIST_REQ(struct rs_statistics, functions, FIELD_JOBS, nfunctions, 0, RS_MAX_STATS_FUNCTIONS),
+     .sub = &stats_fn_table, .size = sizeof(struct rs_statistics_fn)},
+    {LIST_REQ(struct rs_statistics, queues, FIELD_JOBS, nqueues, 0, RS_MAX_STATS_QUEUES),
+     .sub = &stats_queue_table, .size = sizeof(struct rs_statistics_queue)},
+    {LIST_REQ(struct rs_statistics, nodes, FIELD_JOBS, nnodes, 0, RS_MAX_STATS_NODES),
+     .sub = &stats_node_table, .size = sizeof(struct rs_statistics_node)},
+};
+
 /* ENQUEUE: an absolute and a relative start together are ambiguous. */
 static const char *enqueue_check(const void *base)
 {
     const struct rs_enqueue *e = base;
     if ((e->has & RS_HAS_RUN_AT) && (e->has & RS_HAS_DELAY))
         return "run_at and delay_ms together";
+    if (((e->has & RS_HAS_PARENT) != 0) != ((e->has & RS_HAS_STEP) != 0))
+        return "parent and step go together";
+    if (e->key.ptr != NULL && e->key.len >= sizeof(RS_STEP_KEY_PREFIX) - 1 &&
+        memcmp(e->key.ptr, RS_STEP_KEY_PREFIX, sizeof(RS_STEP_KEY_PREFIX) - 1) == 0)
+        return "key: the prefix \"" RS_STEP_KEY_PREFIX "\" is reserved for steps";
+    return NULL;
+}
+
+/* AWAIT: a waiter is a job and one of its attempts. */
+static const char *await_check(const void *base)
+{
+    const struct rs_job_ref *r = base;
+    if (((r->has & RS_HAS_WAITER) != 0) != ((r->has & RS_HAS_WAITER_ATTEMPT) != 0))
+        return "waiter and waiter_attempt go together";
     return NULL;
 }
 
@@ -276,7 +355,7 @@ static const struct field_table tables[] = {
     TABLE(DISPATCH, dispatch_rows, COUNT(dispatch_rows), NULL),
     TABLE(ACK, ack_rows, COUNT(ack_rows), ack_check),
     TABLE(ABANDON, abandon_rows, COUNT(abandon_rows), NULL),
-    TABLE(AWAIT, await_rows, COUNT(await_rows), NULL),
+    TABLE(AWAIT, await_rows, COUNT(await_rows), await_check),
     TABLE(COMPLETED, completed_rows, COUNT(completed_rows), NULL),
     TABLE(GET, await_rows, REF_ROWS, NULL),
     TABLE(JOB, job_rows, COUNT(job_rows), NULL),
@@ -284,6 +363,8 @@ static const struct field_table tables[] = {
     TABLE(RETRY, await_rows, REF_ROWS, NULL),
     TABLE(LIST, list_rows, COUNT(list_rows), NULL),
     TABLE(JOBS, jobs_rows, COUNT(jobs_rows), NULL),
+    TABLE(STATS, NULL, 0, NULL),
+    TABLE(STATISTICS, statistics_rows, COUNT(statistics_rows), NULL),
     TABLE(SCHEDULE_PUT, schedule_put_rows, COUNT(schedule_put_rows), NULL),
     TABLE(SCHEDULE, schedule_rows, COUNT(schedule_rows), NULL),
     TABLE(SCHEDULE_GET, schedule_ref_rows, COUNT(schedule_ref_rows), NULL),

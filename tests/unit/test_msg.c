@@ -15,12 +15,13 @@
 #include "reseolio/proto.h"
 #include "utf8.h"
 
-#define NTYPES 20
+#define NTYPES 22
 static const enum rs_msg_type all_types[NTYPES] = {
-    RS_MSG_HELLO, RS_MSG_WELCOME, RS_MSG_ERROR,    RS_MSG_PING,      RS_MSG_PONG,
-    RS_MSG_OK,    RS_MSG_ENQUEUE, RS_MSG_ENQUEUED, RS_MSG_REGISTER,  RS_MSG_DISPATCH,
-    RS_MSG_ACK,   RS_MSG_ABANDON, RS_MSG_AWAIT,    RS_MSG_COMPLETED, RS_MSG_GET,
-    RS_MSG_JOB,   RS_MSG_CANCEL,  RS_MSG_RETRY,    RS_MSG_LIST,      RS_MSG_JOBS,
+    RS_MSG_HELLO, RS_MSG_WELCOME,    RS_MSG_ERROR,    RS_MSG_PING,      RS_MSG_PONG,
+    RS_MSG_OK,    RS_MSG_ENQUEUE,    RS_MSG_ENQUEUED, RS_MSG_REGISTER,  RS_MSG_DISPATCH,
+    RS_MSG_ACK,   RS_MSG_ABANDON,    RS_MSG_AWAIT,    RS_MSG_COMPLETED, RS_MSG_GET,
+    RS_MSG_JOB,   RS_MSG_CANCEL,     RS_MSG_RETRY,    RS_MSG_LIST,      RS_MSG_JOBS,
+    RS_MSG_STATS, RS_MSG_STATISTICS,
 };
 
 static const uint8_t ARGS[] = {0x92, 0x2a, 0xa3, 'E', 'U', 'R'};
@@ -39,7 +40,7 @@ static struct rs_str register_names[] = {NAME("orders:payment:charge"), NAME("em
 static struct rs_job full_job(void)
 {
     return (struct rs_job){
-        .has = RS_HAS_STARTED_AT | RS_HAS_FINISHED_AT,
+        .has = RS_HAS_STARTED_AT | RS_HAS_FINISHED_AT | RS_HAS_PARENT | RS_HAS_STEP,
         .id = 9001,
         .name = RS_STR("orders:payment:charge"),
         .status = RS_STATUS_SUCCESS,
@@ -54,6 +55,8 @@ static struct rs_job full_job(void)
         .run_at = 1700000001000,
         .started_at = 1700000001500,
         .finished_at = 1700000001750,
+        .parent = 9000,
+        .step = RS_MAX_STEP,
     };
 }
 
@@ -70,6 +73,17 @@ static struct rs_job minimal_job(void)
 }
 
 static struct rs_job jobs_storage[2];
+
+/* STATISTICS with all three lists (the decoder allocates one array for each). */
+static struct rs_statistics_fn stats_fns[2] = {
+    {NAME("orders:payment:charge"), 12, 1, 14, 9, 5, 2, 1, 1, 13, 1234567},
+    {NAME("_other"), 0, 0, 0, 0, 0, 0, 0, 0, 0, UINT64_MAX},
+};
+static struct rs_statistics_queue stats_queues[1] = {{NAME("emails:send"), 40, 2}};
+static struct rs_statistics_node stats_nodes[2] = {
+    {NAME("3f2a9c0e5b7d41e6a8c4f1b2d3e4f5a6"), NAME("app-1"), 4242, 1200, 1700000000000},
+    {NAME("0"), NAME(""), 1, -3, INT64_MIN},
+};
 
 /* A message of type t with every field its table has, each with a telling value. */
 static struct rs_msg full_msg(enum rs_msg_type t)
@@ -91,7 +105,7 @@ static struct rs_msg full_msg(enum rs_msg_type t)
     case RS_MSG_ENQUEUE:
         m.u.enqueue = (struct rs_enqueue){
             .has = RS_HAS_MAX_ATTEMPTS | RS_HAS_INITIAL_DELAY | RS_HAS_MAX_DELAY | RS_HAS_JITTER |
-                   RS_HAS_TIMEOUT | RS_HAS_PRIORITY | RS_HAS_RUN_AT,
+                   RS_HAS_TIMEOUT | RS_HAS_PRIORITY | RS_HAS_RUN_AT | RS_HAS_PARENT | RS_HAS_STEP,
             .name = RS_STR("orders:payment:charge"),
             .args = BYTES(ARGS),
             .key = RS_STR("order-42"),
@@ -104,6 +118,8 @@ static struct rs_msg full_msg(enum rs_msg_type t)
             .timeout_ms = RS_MAX_TIMEOUT_MS,
             .priority = INT16_MIN,
             .run_at = -1,
+            .parent = INT64_MAX,
+            .step = 0,
         };
         break;
     case RS_MSG_ENQUEUED:
@@ -123,12 +139,13 @@ static struct rs_msg full_msg(enum rs_msg_type t)
         m.u.abandon = (struct rs_abandon){9001, 2, RS_ABANDON_SHUTDOWN};
         break;
     case RS_MSG_AWAIT:
-        m.u.ref = (struct rs_job_ref){RS_HAS_AWAIT_TIMEOUT, 9001, 5000};
+        m.u.ref = (struct rs_job_ref){RS_HAS_AWAIT_TIMEOUT | RS_HAS_WAITER | RS_HAS_WAITER_ATTEMPT,
+                                      9001, 5000, 9000, INT32_MAX};
         break;
     case RS_MSG_GET:
     case RS_MSG_CANCEL:
     case RS_MSG_RETRY:
-        m.u.ref = (struct rs_job_ref){0, (uint64_t)INT64_MAX + 1, 0};
+        m.u.ref = (struct rs_job_ref){0, (uint64_t)INT64_MAX + 1, 0, 0, 0};
         break;
     case RS_MSG_COMPLETED:
         m.u.completed =
@@ -138,16 +155,46 @@ static struct rs_msg full_msg(enum rs_msg_type t)
         m.u.job = full_job();
         break;
     case RS_MSG_LIST:
-        m.u.list = (struct rs_list){
-            RS_HAS_LIMIT | RS_HAS_AFTER, true, RS_STATUS_RUNNING, RS_STR("f"), RS_MAX_LIST, 77};
+        m.u.list = (struct rs_list){RS_HAS_LIMIT | RS_HAS_AFTER | RS_HAS_PARENT,
+                                    true,
+                                    RS_STATUS_RUNNING,
+                                    RS_STR("f"),
+                                    RS_MAX_LIST,
+                                    77,
+                                    1};
         break;
     case RS_MSG_JOBS:
         jobs_storage[0] = full_job();
         jobs_storage[1] = minimal_job();
         m.u.jobs = (struct rs_jobs){RS_HAS_NEXT, jobs_storage, 2, 9000};
         break;
+    case RS_MSG_STATISTICS:
+        m.u.stats = (struct rs_statistics){
+            .has = RS_HAS_COUNTED_AT | RS_HAS_TRUNCATED,
+            .server = RS_STR("reseoliod/0.1.0"),
+            .node = RS_STR("3f2a9c0e5b7d41e6a8c4f1b2d3e4f5a6"),
+            .pid = 4242,
+            .started_at = 1700000000000,
+            .uptime_ms = 3600000,
+            .connections = 3,
+            .workers = 1,
+            .running = 2,
+            .storage = RS_STR("postgresql://app@/srv/pg:5432/app"),
+            .schema = RS_STR("reseolio"),
+            .storage_up = true,
+            .counted_at = 1700003600000,
+            .count_error = RS_STR("queue depth: timeout"),
+            .truncated = true,
+            .functions = stats_fns,
+            .nfunctions = 2,
+            .queues = stats_queues,
+            .nqueues = 1,
+            .nodes = stats_nodes,
+            .nnodes = 2,
+        };
+        break;
     default:
-        break; /* PING, PONG, OK */
+        break; /* PING, PONG, OK, STATS */
     }
     return m;
 }
@@ -196,8 +243,8 @@ static void expect_same(const struct field_table *t, const void *a, const void *
         case FIELD_JOBS:
             cr_expect_eq(*na, *nb, "%s.%s count", what, f->key);
             for (uint32_t k = 0; k < *na && k < *nb; k++)
-                expect_same(f->sub, &(*(struct rs_job *const *)va)[k],
-                            &(*(struct rs_job *const *)vb)[k], "JOBS.jobs[]");
+                expect_same(f->sub, *(const char *const *)va + k * f->size,
+                            *(const char *const *)vb + k * f->size, f->sub->name);
             break;
         }
     }
@@ -426,6 +473,66 @@ Test(msg, jobs_limit_and_nested_error_paths)
     cr_expect_eq(rs_msg_encode(&b, &m), RS_E_BAD_VALUE);
     rs_buf_free(&b);
     free(many);
+}
+
+/* STATISTICS carries three lists: each is its own allocation, all freed by rs_msg_free, and a
+ * failure in the last frees the ones decoded before it (LeakSanitizer checks). */
+Test(msg, several_lists_in_one_message)
+{
+    struct rs_msg m = full_msg(RS_MSG_STATISTICS), out;
+    struct rs_buf b;
+    rs_buf_init(&b, 0);
+    encode_ok(&b, &m);
+    decode_ok(&out, &b);
+    cr_assert_eq(out.u.stats.nfunctions, 2);
+    cr_assert_eq(out.u.stats.nqueues, 1);
+    cr_assert_eq(out.u.stats.nnodes, 2);
+    cr_expect_eq(out.u.stats.functions[1].duration_sum_us, UINT64_MAX);
+    cr_expect_eq(out.u.stats.queues[0].pending, 40);
+    cr_expect_eq(out.u.stats.nodes[1].started_at, INT64_MIN);
+    cr_expect_neq((void *)out.u.stats.functions, (void *)out.u.stats.queues);
+    rs_msg_free(&out);
+    cr_expect_null(out.u.stats.functions);
+    cr_expect_null(out.u.stats.queues);
+    cr_expect_null(out.u.stats.nodes);
+    cr_expect_eq(out.u.stats.nnodes, 0);
+
+    /* The third list breaks a rule: the decode fails, nothing is left to free. */
+    struct rs_statistics_node bad[1] = {stats_nodes[0]};
+    bad[0].id = (struct rs_str){"", 0};
+    m.u.stats.nodes = bad;
+    m.u.stats.nnodes = 1;
+    cr_expect_eq(rs_msg_encode(&b, &m), RS_E_BAD_VALUE, "the encoder refuses an empty node id");
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_uint64(&pk, RS_MSG_STATISTICS);
+    msgpack_pack_uint64(&pk, 1);
+    rs_buf_reset(&b);
+    m.u.stats.nodes = stats_nodes;
+    encode_ok(&b, &m);
+    /* Re-pack the encoded fields with nodes[0].pid negative: copy the map, then patch. */
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    cr_assert_eq(msgpack_unpack_next(&up, (const char *)b.data + RS_FRAME_HEADER,
+                                     b.len - RS_FRAME_HEADER, NULL),
+                 MSGPACK_UNPACK_SUCCESS);
+    msgpack_object_map *fields = &up.data.via.array.ptr[2].via.map;
+    for (uint32_t i = 0; i < fields->size; i++) {
+        msgpack_object_kv *kv = &fields->ptr[i];
+        if (kv->key.via.str.size == 5 && memcmp(kv->key.via.str.ptr, "nodes", 5) == 0)
+            kv->val.via.array.ptr[0].via.map.ptr[2].val =
+                (msgpack_object){.type = MSGPACK_OBJECT_NEGATIVE_INTEGER, .via.i64 = -1};
+    }
+    msgpack_pack_object(&pk, up.data.via.array.ptr[2]);
+    msgpack_unpacked_destroy(&up);
+    struct rs_error err;
+    cr_expect_eq(decode_sbuffer(&sb, &err), RS_E_BAD_VALUE);
+    cr_expect_str_eq(err.message, "STATISTICS.nodes[0].pid: negative");
+    msgpack_sbuffer_destroy(&sb);
+    rs_buf_free(&b);
 }
 
 Test(msg, register_error_names_the_entry)
@@ -735,7 +842,7 @@ Test(codes, type_and_enum_names)
 {
     cr_expect_str_eq(rs_msg_type_name(RS_MSG_ENQUEUE), "ENQUEUE");
     cr_expect_str_eq(rs_msg_type_name(RS_MSG_JOBS), "JOBS");
-    const int unknown[] = {-1, 0, 7, 0x0f, 0x1e, 0x100, 1 << 20};
+    const int unknown[] = {-1, 0, 7, 0x0f, 0x28, 0x100, 1 << 20};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
         cr_expect_null(rs_msg_type_name(unknown[i]), "type %d", unknown[i]);
     for (int i = 0; i < NTYPES; i++)

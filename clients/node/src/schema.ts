@@ -19,6 +19,9 @@ export const MAX_VALUES = 65536;
 /** Field limits (§5, §7). */
 export const MAX_NAME = 255;
 export const MAX_KEY = 255;
+export const MAX_STEP = 0x7fffffff;
+/** Keys the daemon derives for steps ("step:<parent>:<step>"); clients may not use the prefix. */
+export const STEP_KEY_PREFIX = 'step:';
 export const MAX_CLIENT = 128;
 export const MAX_STORAGE = 4096;
 export const MAX_ERROR = 65536;
@@ -31,6 +34,10 @@ export const MAX_CONCURRENCY = 10000;
 export const MAX_SCHEDULE_NAME = 200;
 export const MAX_CRON = 255;
 export const MAX_ZONE = 127;
+export const MAX_STATS_FUNCTIONS = 1001;
+export const MAX_STATS_QUEUES = 1000;
+export const MAX_STATS_NODES = 1000;
+export const MAX_SCHEMA = 63;
 
 /** Message type numbers (§4). */
 export const MsgType = {
@@ -54,6 +61,8 @@ export const MsgType = {
   RETRY: 0x1b,
   LIST: 0x1c,
   JOBS: 0x1d,
+  STATS: 0x1e,
+  STATISTICS: 0x1f,
   SCHEDULE_PUT: 0x20,
   SCHEDULE: 0x21,
   SCHEDULE_GET: 0x22,
@@ -166,6 +175,8 @@ const JOB_ROWS: Field[] = [
   intReq('run_at'),
   intOpt('started_at'),
   intOpt('finished_at'),
+  uintOpt('parent', 1, I64_MAX),
+  uintOpt('step', 0, MAX_STEP),
 ];
 
 const JOB_IN_JOBS = table('JOBS.jobs[]', JOB_ROWS);
@@ -199,6 +210,21 @@ const SCHEDULE_ROWS: Field[] = [
 ];
 const SCHEDULE_IN_SCHEDULES = table('SCHEDULES.schedules[]', SCHEDULE_ROWS);
 const SCHEDULE_REF = [strReq('name', 1, MAX_SCHEDULE_NAME)];
+
+const STATS_FUNCTION = table('STATISTICS.functions[]', [
+  strReq('name', 1, MAX_NAME),
+  ...['enqueued', 'deduplicated', 'started', 'succeeded', 'failed', 'dead', 'timed_out', 'reclaimed', 'duration_count', 'duration_sum_us'].map(
+    (k) => uintReq(k),
+  ),
+]);
+const STATS_QUEUE = table('STATISTICS.queues[]', [strReq('name', 1, MAX_NAME), uintReq('pending'), uintReq('running')]);
+const STATS_NODE = table('STATISTICS.nodes[]', [
+  strReq('id', 1, 64),
+  strReq('host', 0, 255),
+  uintReq('pid'),
+  intReq('heartbeat_age_ms'),
+  intReq('started_at'),
+]);
 
 /** The table of each message type, by type number. */
 export const TABLES: ReadonlyMap<number, Table> = new Map<number, Table>([
@@ -234,8 +260,16 @@ export const TABLES: ReadonlyMap<number, Table> = new Map<number, Table>([
         intOpt('priority', -32768, 32767),
         intOpt('run_at'),
         uintOpt('delay_ms', 0, MAX_DELAY_LIMIT_MS),
+        uintOpt('parent', 1, I64_MAX),
+        uintOpt('step', 0, MAX_STEP),
       ],
-      (f) => (f.run_at != null && f.delay_ms != null ? 'run_at and delay_ms together' : undefined),
+      (f) => {
+        if (f.run_at != null && f.delay_ms != null) return 'run_at and delay_ms together';
+        if ((f.parent != null) !== (f.step != null)) return 'parent and step go together';
+        if (typeof f.key === 'string' && f.key.startsWith(STEP_KEY_PREFIX))
+          return `key: the prefix "${STEP_KEY_PREFIX}" is reserved for steps`;
+        return undefined;
+      },
     ),
   ],
   [MsgType.ENQUEUED, table('ENQUEUED', [uintReq('job'), boolReq('deduplicated')])],
@@ -267,7 +301,12 @@ export const TABLES: ReadonlyMap<number, Table> = new Map<number, Table>([
     ),
   ],
   [MsgType.ABANDON, table('ABANDON', [uintReq('job'), uintReq('attempt'), enumRow('reason', true, ABANDON_REASONS)])],
-  [MsgType.AWAIT, table('AWAIT', [uintReq('job'), uintOpt('timeout_ms')])],
+  [
+    MsgType.AWAIT,
+    table('AWAIT', [uintReq('job'), uintOpt('timeout_ms'), uintOpt('waiter', 1, I64_MAX), uintOpt('waiter_attempt', 1, 0x7fffffff)], (f) =>
+      (f.waiter != null) !== (f.waiter_attempt != null) ? 'waiter and waiter_attempt go together' : undefined,
+    ),
+  ],
   [
     MsgType.COMPLETED,
     table('COMPLETED', [
@@ -284,9 +323,32 @@ export const TABLES: ReadonlyMap<number, Table> = new Map<number, Table>([
   [MsgType.RETRY, table('RETRY', JOB_REF)],
   [
     MsgType.LIST,
-    table('LIST', [enumRow('status', false, JOB_STATUSES), strOpt('name', 1, MAX_NAME), uintOpt('limit', 1, MAX_LIST), uintOpt('after')]),
+    table('LIST', [enumRow('status', false, JOB_STATUSES), strOpt('name', 1, MAX_NAME), uintOpt('limit', 1, MAX_LIST), uintOpt('after'), uintOpt('parent', 1, I64_MAX)]),
   ],
   [MsgType.JOBS, table('JOBS', [row('jobs', 'jobs', true, 0, MAX_LIST, { sub: JOB_IN_JOBS }), uintOpt('next')])],
+  [MsgType.STATS, table('STATS', [])],
+  [
+    MsgType.STATISTICS,
+    table('STATISTICS', [
+      strReq('server', 0, ANY_LEN),
+      strReq('node', 0, ANY_LEN),
+      uintReq('pid'),
+      intReq('started_at'),
+      uintReq('uptime_ms'),
+      uintReq('connections'),
+      uintReq('workers'),
+      uintReq('running'),
+      strReq('storage', 0, MAX_STORAGE),
+      strReq('schema', 1, MAX_SCHEMA),
+      boolReq('storage_up'),
+      intOpt('counted_at'),
+      strOpt('count_error', 0, MAX_ERROR),
+      boolOpt('truncated'),
+      row('functions', 'jobs', true, 0, MAX_STATS_FUNCTIONS, { sub: STATS_FUNCTION }),
+      row('queues', 'jobs', true, 0, MAX_STATS_QUEUES, { sub: STATS_QUEUE }),
+      row('nodes', 'jobs', true, 0, MAX_STATS_NODES, { sub: STATS_NODE }),
+    ]),
+  ],
   [
     MsgType.SCHEDULE_PUT,
     table('SCHEDULE_PUT', [
@@ -345,6 +407,8 @@ export interface EnqueueFields {
   priority?: Int;
   run_at?: Int;
   delay_ms?: Int;
+  parent?: Int;
+  step?: Int;
 }
 export interface EnqueuedFields {
   job: Int;
@@ -380,6 +444,8 @@ export interface AbandonFields {
 export interface AwaitFields {
   job: Int;
   timeout_ms?: Int;
+  waiter?: Int;
+  waiter_attempt?: Int;
 }
 export interface CompletedFields {
   job: Int;
@@ -406,12 +472,15 @@ export interface JobFields {
   run_at: Int;
   started_at?: Int;
   finished_at?: Int;
+  parent?: Int;
+  step?: Int;
 }
 export interface ListFields {
   status?: JobStatus;
   name?: string;
   limit?: Int;
   after?: Int;
+  parent?: Int;
 }
 export interface JobsFields {
   jobs: JobFields[];
@@ -458,6 +527,51 @@ export interface SchedulesFields {
   next?: string;
 }
 
+export interface StatsFunctionFields {
+  name: string;
+  enqueued: Int;
+  deduplicated: Int;
+  started: Int;
+  succeeded: Int;
+  failed: Int;
+  dead: Int;
+  timed_out: Int;
+  reclaimed: Int;
+  duration_count: Int;
+  duration_sum_us: Int;
+}
+export interface StatsQueueFields {
+  name: string;
+  pending: Int;
+  running: Int;
+}
+export interface StatsNodeFields {
+  id: string;
+  host: string;
+  pid: Int;
+  heartbeat_age_ms: Int;
+  started_at: Int;
+}
+export interface StatisticsFields {
+  server: string;
+  node: string;
+  pid: Int;
+  started_at: Int;
+  uptime_ms: Int;
+  connections: Int;
+  workers: Int;
+  running: Int;
+  storage: string;
+  schema: string;
+  storage_up: boolean;
+  counted_at?: Int;
+  count_error?: string;
+  truncated?: boolean;
+  functions: StatsFunctionFields[];
+  queues: StatsQueueFields[];
+  nodes: StatsNodeFields[];
+}
+
 /** The fields of each message type. */
 export interface FieldsOf {
   HELLO: HelloFields;
@@ -480,6 +594,8 @@ export interface FieldsOf {
   RETRY: JobRefFields;
   LIST: ListFields;
   JOBS: JobsFields;
+  STATS: EmptyFields;
+  STATISTICS: StatisticsFields;
   SCHEDULE_PUT: SchedulePutFields;
   SCHEDULE: ScheduleFields;
   SCHEDULE_GET: ScheduleRefFields;

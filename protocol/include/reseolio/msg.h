@@ -65,11 +65,19 @@ enum {
     RS_HAS_NEXT = 1u << 14,
     RS_HAS_AWAIT_TIMEOUT = 1u << 15,
     RS_HAS_RELEASE = 1u << 23, /* ACK release */
+    /* durable steps (ENQUEUE, JOB, LIST, AWAIT) */
+    RS_HAS_PARENT = 1u << 16,
+    RS_HAS_STEP = 1u << 17,
+    RS_HAS_WAITER = 1u << 18,
+    RS_HAS_WAITER_ATTEMPT = 1u << 19,
     /* schedules (high bits: the low ones stay free for job messages) */
     RS_HAS_PAUSED = 1u << 24,
     RS_HAS_NEXT_RUN_AT = 1u << 25,
     RS_HAS_LAST_RUN_AT = 1u << 26,
     RS_HAS_SCHEDULE_LIMIT = 1u << 27,
+    /* STATISTICS */
+    RS_HAS_COUNTED_AT = 1u << 20,
+    RS_HAS_TRUNCATED = 1u << 21,
 };
 
 enum rs_backoff {
@@ -130,6 +138,8 @@ struct rs_enqueue {
     int64_t priority;          /* RS_HAS_PRIORITY */
     int64_t run_at;            /* RS_HAS_RUN_AT, unix ms */
     uint64_t delay_ms;         /* RS_HAS_DELAY */
+    uint64_t parent;           /* RS_HAS_PARENT: the job whose step this is */
+    uint64_t step;             /* RS_HAS_STEP: its position among the parent's calls */
 };
 
 struct rs_enqueued {
@@ -174,7 +184,9 @@ struct rs_abandon {
 struct rs_job_ref {
     uint32_t has;
     uint64_t job;
-    uint64_t timeout_ms; /* AWAIT only: RS_HAS_AWAIT_TIMEOUT */
+    uint64_t timeout_ms;     /* AWAIT only: RS_HAS_AWAIT_TIMEOUT */
+    uint64_t waiter;         /* AWAIT only, RS_HAS_WAITER: the running job that waits */
+    uint64_t waiter_attempt; /* AWAIT only, RS_HAS_WAITER_ATTEMPT: its attempt */
 };
 
 struct rs_completed {
@@ -201,6 +213,8 @@ struct rs_job {
     int64_t run_at;
     int64_t started_at;  /* RS_HAS_STARTED_AT */
     int64_t finished_at; /* RS_HAS_FINISHED_AT */
+    uint64_t parent;     /* RS_HAS_PARENT: the job this is a step of */
+    uint64_t step;       /* RS_HAS_STEP */
 };
 
 struct rs_list {
@@ -210,6 +224,7 @@ struct rs_list {
     struct rs_str name; /* optional */
     uint64_t limit;     /* RS_HAS_LIMIT */
     uint64_t after;     /* RS_HAS_AFTER */
+    uint64_t parent;    /* RS_HAS_PARENT: only the steps of this job */
 };
 
 struct rs_jobs {
@@ -262,6 +277,62 @@ struct rs_schedules {
     struct rs_str next; /* optional cursor of the next page */
 };
 
+/* STATISTICS: one function's counters since the daemon started (docs/protocol.md). */
+struct rs_statistics_fn {
+    struct rs_str name;
+    uint64_t enqueued;
+    uint64_t deduplicated;
+    uint64_t started;
+    uint64_t succeeded;
+    uint64_t failed;
+    uint64_t dead;
+    uint64_t timed_out;
+    uint64_t reclaimed;
+    uint64_t duration_count;
+    uint64_t duration_sum_us;
+};
+
+/* STATISTICS: jobs of one function not yet final, on the whole database. */
+struct rs_statistics_queue {
+    struct rs_str name;
+    uint64_t pending;
+    uint64_t running;
+};
+
+/* STATISTICS: one daemon (node) on the database. */
+struct rs_statistics_node {
+    struct rs_str id;
+    struct rs_str host;
+    uint64_t pid;
+    int64_t heartbeat_age_ms;
+    int64_t started_at;
+};
+
+/* STATISTICS, the reply to STATS (which has no fields). */
+struct rs_statistics {
+    uint32_t has;
+    struct rs_str server;
+    struct rs_str node;
+    uint64_t pid;
+    int64_t started_at;
+    uint64_t uptime_ms;
+    uint64_t connections;
+    uint64_t workers;
+    uint64_t running;
+    struct rs_str storage;
+    struct rs_str schema;
+    bool storage_up;
+    int64_t counted_at;                 /* RS_HAS_COUNTED_AT: when queues and nodes were counted */
+    struct rs_str count_error;          /* optional: why the latest count failed */
+    bool truncated;                     /* RS_HAS_TRUNCATED: lists were cut to fit the frame */
+    struct rs_statistics_fn *functions; /* the three lists are owned by the message (rs_msg_free) */
+    uint32_t nfunctions;
+    struct rs_statistics_queue *queues;
+    uint32_t nqueues;
+    struct rs_statistics_node *nodes;
+    uint32_t nnodes;
+};
+
 /* One message. After rs_msg_decode the pointers inside refer to the decoded body. */
 struct rs_msg {
     enum rs_msg_type type;
@@ -285,8 +356,9 @@ struct rs_msg {
         struct rs_schedule_ref sref; /* SCHEDULE_GET, _PAUSE, _RESUME, _DELETE */
         struct rs_schedule_list slist;
         struct rs_schedules schedules;
-    } u;         /* PING, PONG, OK have no fields */
-    void *owned; /* private: allocations made by the decoder */
+        struct rs_statistics stats;
+    } u;         /* PING, PONG, OK, STATS have no fields */
+    void *owned; /* private: the decoder's allocations, one per array field, chained */
 };
 
 void rs_limits_default(struct rs_limits *lim);

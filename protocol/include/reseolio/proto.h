@@ -27,20 +27,28 @@
 #define RS_MAX_FRAME_PREHELLO 4096u
 
 /* Limits the decoder enforces on every body. */
-#define RS_MAX_DEPTH    8      /* nested arrays/maps, the body array counts as 1 */
-#define RS_MAX_OBJECTS  65536u /* MessagePack values in one body, all levels */
-#define RS_MAX_NAME     255u   /* function name, bytes */
-#define RS_MAX_KEY      255u   /* idempotency key, bytes */
-#define RS_MAX_CLIENT   128u   /* client name in HELLO, bytes */
-#define RS_MAX_STORAGE  4096u  /* storage identity in HELLO/WELCOME, bytes */
-#define RS_MAX_ERROR    65536u /* error message of an ACK / job, bytes */
-#define RS_MAX_REGISTER 256u   /* function names in one REGISTER */
-#define RS_MAX_LIST     1000u  /* jobs in one JOBS reply (LIST limit) */
+#define RS_MAX_DEPTH   8           /* nested arrays/maps, the body array counts as 1 */
+#define RS_MAX_OBJECTS 65536u      /* MessagePack values in one body, all levels */
+#define RS_MAX_NAME    255u        /* function name, bytes */
+#define RS_MAX_KEY     255u        /* idempotency key, bytes */
+#define RS_MAX_STEP    2147483647u /* a step's position (ENQUEUE step) */
+/* Keys the daemon derives for steps: "step:<parent>:<step>"; clients may not use the prefix. */
+#define RS_STEP_KEY_PREFIX "step:"
+#define RS_MAX_CLIENT      128u   /* client name in HELLO, bytes */
+#define RS_MAX_STORAGE     4096u  /* storage identity in HELLO/WELCOME, bytes */
+#define RS_MAX_ERROR       65536u /* error message of an ACK / job, bytes */
+#define RS_MAX_REGISTER    256u   /* function names in one REGISTER */
+#define RS_MAX_LIST        1000u  /* jobs in one JOBS reply (LIST limit) */
 /* Schedules: a schedule name leaves room for its runs' idempotency key
  * "schedule:<name>:<due ms>" within RS_MAX_KEY. */
 #define RS_MAX_SCHEDULE_NAME 200u
 #define RS_MAX_CRON          255u /* cron expression, bytes */
 #define RS_MAX_ZONE          127u /* IANA time zone name, bytes */
+/* STATISTICS: rows of its lists (the daemon's metrics keep 1000 names plus "_other"). */
+#define RS_MAX_STATS_FUNCTIONS 1001u
+#define RS_MAX_STATS_QUEUES    1000u
+#define RS_MAX_STATS_NODES     1000u
+#define RS_MAX_SCHEMA          63u /* PostgreSQL identifier, bytes */
 
 /* Ranges of option values (docs/protocol.md, ENQUEUE). */
 #define RS_MAX_ATTEMPTS_LIMIT 1000u
@@ -70,6 +78,8 @@ enum rs_msg_type {
     RS_MSG_RETRY = 0x1b,
     RS_MSG_LIST = 0x1c,
     RS_MSG_JOBS = 0x1d,
+    RS_MSG_STATS = 0x1e,
+    RS_MSG_STATISTICS = 0x1f,
     RS_MSG_SCHEDULE_PUT = 0x20,
     RS_MSG_SCHEDULE = 0x21,
     RS_MSG_SCHEDULE_GET = 0x22,
