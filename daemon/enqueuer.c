@@ -6,6 +6,7 @@
 #include "enqueuer.h"
 
 #include <event2/event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -17,6 +18,9 @@
 #include "metrics.h"
 #include "request.h"
 #include "scheduler.h"
+
+/* A step's derived key, "step:<parent>:<step>", is at most this long (with its NUL). */
+#define ENQUEUER_STEP_KEY_MAX (sizeof(RS_STEP_KEY_PREFIX) + 20 + 1 + 10)
 
 /* run_at accepted: year 1 to year 9999, which PostgreSQL's timestamptz holds. */
 #define ENQUEUER_RUN_AT_MIN (-62135596800000LL)
@@ -114,8 +118,11 @@ static void enqueuer_on_done(void *arg, const struct jobstore_enqueued *out, siz
         if (err == NULL)
             metrics_job(metrics_fn_id(it->job.name, it->job.name_len),
                         out[i].deduplicated ? METRICS_DEDUPLICATED : METRICS_ENQUEUED);
-        if (err == NULL && !out[i].deduplicated)
+        if (err == NULL && (!out[i].deduplicated || out[i].revived))
             scheduler_wake(q->e->scheduler, it->job.name, it->job.name_len, out[i].run_at_ms);
+        if (err == NULL && out[i].revived)
+            log_info("job %lld: a dead or cancelled step, called again by its parent, is pending",
+                     (long long)out[i].id);
         struct conn *c = request_detach(&it->req);
         if (c == NULL)
             continue;
@@ -194,7 +201,8 @@ static const char *enqueuer_check(const struct rs_enqueue *r)
 /* Copy one request into a batch item. Returns 0, or -1 when memory ran out. */
 static int enqueuer_fill(struct enqueue_item *it, const struct rs_enqueue *r)
 {
-    size_t klen = r->key.ptr != NULL ? r->key.len : 0;
+    bool step = (r->has & RS_HAS_PARENT) != 0;
+    size_t klen = r->key.ptr != NULL ? r->key.len : step ? ENQUEUER_STEP_KEY_MAX : 0;
     it->data = malloc((size_t)r->name.len + klen + r->args.len + 1);
     if (it->data == NULL)
         return -1;
@@ -207,6 +215,13 @@ static int enqueuer_fill(struct enqueue_item *it, const struct rs_enqueue *r)
         it->job.key = p;
         it->job.key_len = klen;
         p += klen;
+    } else if (step) {
+        /* A step's identity: its parent and position, unless the caller named it. */
+        int len = snprintf(p, ENQUEUER_STEP_KEY_MAX, RS_STEP_KEY_PREFIX "%llu:%llu",
+                           (unsigned long long)r->parent, (unsigned long long)r->step);
+        it->job.key = p;
+        it->job.key_len = (size_t)len;
+        p += len;
     }
     if (r->args.len > 0)
         memcpy(p, r->args.ptr, r->args.len);
@@ -223,6 +238,10 @@ static int enqueuer_fill(struct enqueue_item *it, const struct rs_enqueue *r)
     it->job.has_run_at = (r->has & RS_HAS_RUN_AT) != 0;
     it->job.run_at_ms = r->run_at;
     it->job.delay_ms = (int64_t)r->delay_ms;
+    if (step) {
+        it->job.parent_id = (int64_t)r->parent;
+        it->job.step = (int32_t)r->step;
+    }
     return 0;
 }
 

@@ -49,6 +49,11 @@ void jobops_to_msg(const struct jobstore_job *job, struct rs_job *out)
         out->has |= RS_HAS_FINISHED_AT;
         out->finished_at = job->finished_at_ms;
     }
+    if (job->parent_id > 0) {
+        out->has |= RS_HAS_PARENT | RS_HAS_STEP;
+        out->parent = (uint64_t)job->parent_id;
+        out->step = (uint64_t)job->step;
+    }
 }
 
 /* Send JOB for request rid. */
@@ -179,10 +184,17 @@ static enum pgconn_status jobops_submit(struct engine *e, struct jobop *op,
             memcpy(name, l->name.ptr, l->name.len);
             name[l->name.len] = '\0';
         }
-        int64_t before = l->after > INT64_MAX ? INT64_MAX : (int64_t)l->after;
-        return jobstore_list(e->db, l->has_status ? (int)l->status : -1,
-                             l->name.ptr != NULL ? name : NULL, before, (int32_t)l->limit,
-                             jobops_on_list, op);
+        struct jobstore_filter f = {
+            .status = l->has_status ? (int)l->status : -1,
+            .name = l->name.ptr != NULL ? name : NULL,
+            .before = l->after > INT64_MAX ? INT64_MAX : (int64_t)l->after,
+            .limit = (int32_t)l->limit,
+            /* Ids above INT64_MAX do not exist: such a parent has no steps. */
+            .parent = (l->has & RS_HAS_PARENT) == 0 ? 0
+                      : l->parent > INT64_MAX       ? INT64_MAX
+                                                    : (int64_t)l->parent,
+        };
+        return jobstore_list(e->db, &f, jobops_on_list, op);
     }
     default:
         return PGCONN_INVALID;

@@ -37,6 +37,7 @@ struct running {
     struct event *ev_deadline;
     uint32_t fn;         /* its function's row in the metrics */
     uint64_t started_us; /* metrics_now_us() at DISPATCH */
+    uint32_t awaits;     /* AWAITs it has open (waiter): while > 0 it holds no slot */
 };
 
 /* A connection that sent REGISTER. Owner: the scheduler; conn.worker points here. */
@@ -47,6 +48,7 @@ struct worker {
     size_t nnames;
     uint32_t concurrency;
     uint32_t nrunning;
+    uint32_t nwaiting; /* of nrunning: waiting for another job (AWAIT waiter), no slot held */
     uint32_t reserved; /* slots promised to the claim in flight */
     TAILQ_HEAD(, running) running;
 };
@@ -57,7 +59,8 @@ struct scheduler {
     LIST_HEAD(, running) buckets[SCHED_BUCKETS];
     size_t nrunning;
     bool claim_inflight;
-    bool claim_again; /* something changed while a claim was in flight */
+    bool claim_again;    /* something changed while a claim was in flight */
+    int64_t claim_asked; /* jobs the claim in flight asked for at most */
     bool next_inflight;
     bool stopped;
     struct event *ev_claim;  /* activated to claim once at the end of this loop turn */
@@ -126,6 +129,8 @@ static void running_free(struct running *r)
     struct scheduler *s = r->s;
     TAILQ_REMOVE(&r->w->running, r, link);
     LIST_REMOVE(r, bucket);
+    if (r->awaits > 0)
+        r->w->nwaiting--;
     r->w->nrunning--;
     s->nrunning--;
     if (r->ev_deadline != NULL)
@@ -163,11 +168,26 @@ void scheduler_free(struct scheduler *s)
     free(s);
 }
 
-/* Free slots of a worker right now. */
+/* Free slots of a worker right now, for any job. */
 static uint32_t worker_free_slots(const struct worker *w)
 {
     uint32_t used = w->nrunning + w->reserved;
     return w->concurrency > used ? w->concurrency - used : 0;
+}
+
+/* Free slots for steps: a job waiting for another job lends its slot, to steps only, so that
+ * what it waits for can run, and waiting jobs never pile up beyond the concurrency
+ * (docs/architecture.md, "Steps"). At least worker_free_slots(w). */
+static uint32_t worker_step_slots(const struct worker *w)
+{
+    uint32_t used = w->nrunning - w->nwaiting + w->reserved;
+    return w->concurrency > used ? w->concurrency - used : 0;
+}
+
+/* Free slots of w for a claimed job (a step or not). */
+static uint32_t worker_slots_for(const struct worker *w, const struct jobstore_claimed *job)
+{
+    return job->parent_id > 0 ? worker_step_slots(w) : worker_free_slots(w);
 }
 
 /* True when w runs name. */
@@ -187,6 +207,32 @@ static struct running *scheduler_find(struct scheduler *s, int64_t id)
     if (r->id == id)
         return r;
     return NULL;
+}
+
+/* Job id's attempt, running here, waits for another job: lend its slot. The AWAIT may come
+ * from any connection (a C handler awaits through a client of its own). */
+bool scheduler_wait_begin(struct scheduler *s, int64_t id, int32_t attempt)
+{
+    struct running *r = scheduler_find(s, id);
+    if (r == NULL || r->attempt != attempt)
+        return false;
+    if (r->awaits++ == 0) {
+        r->w->nwaiting++;
+        log_debug("job %lld attempt %d waits for another job: its slot is lent", (long long)id,
+                  attempt);
+        scheduler_kick(s);
+    }
+    return true;
+}
+
+/* One wait of job id's attempt ended (answered, timed out or dropped). */
+void scheduler_wait_end(struct scheduler *s, int64_t id, int32_t attempt)
+{
+    struct running *r = scheduler_find(s, id);
+    if (r == NULL || r->attempt != attempt || r->awaits == 0)
+        return;
+    if (--r->awaits == 0)
+        r->w->nwaiting--;
 }
 
 /* Tell connection c to stop job id's attempt. Sending may close c (and so release its jobs):
@@ -236,9 +282,12 @@ static void scheduler_on_expired(void *arg, const struct jobstore_moved *rows, s
                  err->message);
         return;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        metrics_job_moved(rows[i].name, rows[i].name_len, METRICS_TIMED_OUT,
+                          rows[i].status == JOBSTORE_DEAD);
         log_info("job %lld attempt %d timed out: now %s", (long long)rows[i].id, rows[i].attempt,
                  jobstore_status_name(rows[i].status));
+    }
 }
 
 /* Expire this node's attempts past their deadline (and others' after the grace). */
@@ -253,12 +302,12 @@ void scheduler_expire(struct scheduler *s)
                  (int)st);
 }
 
-/* An attempt's deadline passed: ABANDON it, free the slot, count the attempt failed. */
+/* An attempt's deadline passed: ABANDON it, free the slot, expire it in the store. */
 static void scheduler_on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     struct running *r = arg;
     struct scheduler *s = r->s;
-    metrics_job(r->fn, METRICS_TIMED_OUT);
+    /* counted as timed out when the expiry commits (scheduler_on_expired) */
     log_info("conn %llu: job %lld attempt %d passed its deadline; sending ABANDON timeout and "
              "expiring the attempt",
              (unsigned long long)(r->w->conn != NULL ? r->w->conn->id : 0), (long long)r->id,
@@ -334,13 +383,10 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
 {
     struct scheduler *s = arg;
     s->claim_inflight = false;
-    uint32_t asked = 0;
+    int64_t asked = s->claim_asked;
     struct worker *w;
     LIST_FOREACH(w, &s->workers, link)
-    {
-        asked += w->reserved;
-        w->reserved = 0;
-    }
+    w->reserved = 0;
     if (err != NULL) {
         log_warn("claim failed: %s; trying again at the next wake-up or sweep", err->message);
         return;
@@ -354,9 +400,9 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
         LIST_FOREACH(w, &s->workers, link)
         {
             if (s->stopped || w->conn == NULL || w->conn->closed ||
-                !worker_serves(w, jobs[i].name, len) || worker_free_slots(w) == 0)
+                !worker_serves(w, jobs[i].name, len) || worker_slots_for(w, &jobs[i]) == 0)
                 continue;
-            if (best == NULL || worker_free_slots(w) > worker_free_slots(best))
+            if (best == NULL || worker_slots_for(w, &jobs[i]) > worker_slots_for(best, &jobs[i]))
                 best = w;
         }
         if (best != NULL) {
@@ -382,7 +428,7 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
     free(ids);
     free(attempts);
     /* A full claim may have left more due jobs behind. */
-    if (s->claim_again || (n > 0 && n >= asked))
+    if (s->claim_again || (n > 0 && (int64_t)n >= asked))
         scheduler_kick(s);
     s->claim_again = false;
 }
@@ -399,24 +445,27 @@ static void scheduler_claim(struct scheduler *s)
     size_t cap = 0;
     struct worker *w;
     LIST_FOREACH(w, &s->workers, link)
-    if (worker_free_slots(w) > 0)
+    if (worker_step_slots(w) > 0)
         cap += w->nnames;
     if (cap == 0)
         return;
     if (cap > SCHED_MAX_CLAIM_NAMES)
         cap = SCHED_MAX_CLAIM_NAMES;
     const char **names = malloc(cap * sizeof(*names));
+    int64_t *any = calloc(cap, sizeof(*any));     /* free slots for any job, per name */
+    int64_t *steps = calloc(cap, sizeof(*steps)); /* and for steps (lent ones included) */
     int32_t *limits = malloc(cap * sizeof(*limits));
+    bool *steps_only = malloc(cap * sizeof(*steps_only));
     size_t nnames = 0;
-    int64_t total = 0;
-    if (names == NULL || limits == NULL)
+    int64_t total = 0, asked = 0;
+    if (names == NULL || any == NULL || steps == NULL || limits == NULL || steps_only == NULL)
         goto out;
     LIST_FOREACH(w, &s->workers, link)
     {
-        uint32_t free_slots = worker_free_slots(w);
-        if (free_slots == 0)
+        uint32_t step_slots = worker_step_slots(w);
+        if (step_slots == 0)
             continue;
-        total += free_slots;
+        total += step_slots;
         for (size_t i = 0; i < w->nnames; i++) {
             size_t k = 0;
             while (k < nnames && strcmp(names[k], w->names[i]) != 0)
@@ -424,27 +473,39 @@ static void scheduler_claim(struct scheduler *s)
             if (k == nnames) {
                 if (nnames == cap)
                     continue;
-                names[nnames] = w->names[i];
-                limits[nnames++] = 0;
+                names[nnames++] = w->names[i];
             }
-            int64_t l = (int64_t)limits[k] + free_slots;
-            limits[k] = l > INT32_MAX ? INT32_MAX : (int32_t)l;
+            any[k] += worker_free_slots(w);
+            steps[k] += step_slots;
         }
+    }
+    /* A name with slots for any job asks for that many (steps among them); one with only
+     * lent slots asks for steps alone. A full claim claims again (on_claimed), so lent slots
+     * left over are filled next. */
+    for (size_t k = 0; k < nnames; k++) {
+        int64_t l = any[k] > 0 ? any[k] : steps[k];
+        limits[k] = l > INT32_MAX ? INT32_MAX : (int32_t)l;
+        steps_only[k] = any[k] == 0;
+        asked += limits[k];
     }
     if (total > INT32_MAX)
         total = INT32_MAX;
-    enum pgconn_status st = jobstore_claim(s->e->db, s->e->node, names, limits, nnames,
+    enum pgconn_status st = jobstore_claim(s->e->db, s->e->node, names, limits, steps_only, nnames,
                                            (int32_t)total, scheduler_on_claimed, s);
     if (st != PGCONN_OK) {
         log_warn("cannot send a claim (status %d); the sweep tries again", (int)st);
         goto out;
     }
     s->claim_inflight = true;
+    s->claim_asked = asked < total ? asked : total;
     LIST_FOREACH(w, &s->workers, link)
-    w->reserved += worker_free_slots(w);
+    w->reserved += worker_step_slots(w);
 out:
     free(names);
+    free(any);
+    free(steps);
     free(limits);
+    free(steps_only);
 }
 
 /* Arm the run_at timer for at_ms unless it fires earlier already. */

@@ -38,6 +38,12 @@ void scheduler_wake(struct scheduler *s, const char *name, size_t name_len, int6
 /* Job id became final elsewhere (cancelled): ABANDON its attempt if it runs here. */
 void scheduler_job_final(struct scheduler *s, int64_t id);
 
+/* Steps: job id's attempt opened an AWAIT for another job (waiter). While it has one open it
+ * lends its worker's slot to steps (true), unless that attempt is not running on this daemon
+ * (false). Each true is matched by one scheduler_wait_end when that AWAIT ends. */
+bool scheduler_wait_begin(struct scheduler *s, int64_t id, int32_t attempt);
+void scheduler_wait_end(struct scheduler *s, int64_t id, int32_t attempt);
+
 /* Expire this node's attempts past their deadline now (timer, sweep). */
 void scheduler_expire(struct scheduler *s);
 

@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "engine.h"
 #include "log.h"
+#include "scheduler.h"
 
 /* Hash buckets by job id (a power of two). */
 #define WAITERS_BUCKETS 4096u
@@ -27,6 +28,11 @@ struct waiter {
     uint32_t rid;
     int64_t job;
     struct event *ev_timeout; /* NULL: waits until final */
+    /* AWAIT waiter: a job running on conn that waits here; while it does, it holds no slot
+     * of its worker's concurrency (scheduler_wait_begin). */
+    int64_t waiter;
+    int32_t waiter_attempt;
+    bool lends_slot;
 };
 
 LIST_HEAD(waiter_list, waiter);
@@ -64,6 +70,8 @@ static struct waiter_list *waiters_bucket(struct waiters *w, int64_t job)
 /* Unlink and free one waiter (its reply was sent or is dropped). */
 static void waiter_free(struct waiter *x)
 {
+    if (x->lends_slot)
+        scheduler_wait_end(x->w->e->scheduler, x->waiter, x->waiter_attempt);
     LIST_REMOVE(x, bucket);
     if (x->conn != NULL) {
         TAILQ_REMOVE(&x->conn->waiters, x, conn_link);
@@ -82,8 +90,10 @@ void waiters_free(struct waiters *w)
         return;
     for (size_t i = 0; i < WAITERS_BUCKETS; i++) {
         struct waiter *x;
-        while ((x = LIST_FIRST(&w->buckets[i])) != NULL)
+        while ((x = LIST_FIRST(&w->buckets[i])) != NULL) {
+            x->lends_slot = false; /* the scheduler may be gone already */
             waiter_free(x);
+        }
     }
     free(w);
 }
@@ -254,6 +264,12 @@ int waiters_await(struct waiters *w, struct conn *c, const struct rs_msg *msg)
     TAILQ_INSERT_TAIL(&c->waiters, x, conn_link);
     c->nwaiters++;
     w->count++;
+    if ((r->has & RS_HAS_WAITER) && r->waiter <= INT64_MAX && r->waiter_attempt <= INT32_MAX &&
+        (int64_t)r->waiter != x->job) {
+        x->waiter = (int64_t)r->waiter;
+        x->waiter_attempt = (int32_t)r->waiter_attempt;
+        x->lends_slot = scheduler_wait_begin(w->e->scheduler, x->waiter, x->waiter_attempt);
+    }
     waiters_lookup(w, x->job);
     return c->closed ? -1 : 0;
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* Most parameters any statement takes. */
-#define JOBSTORE_MAX_PARAMS 12
+#define JOBSTORE_MAX_PARAMS 14
 
 static const char *const jobstore_status_names[] = {
     [JOBSTORE_PENDING] = "pending",     [JOBSTORE_RUNNING] = "running",
@@ -71,7 +71,7 @@ static enum pgconn_status jobstore_submit1(struct pgconn *c, enum stmt_id id, in
                                            const char *const *values, const int *lengths,
                                            pgconn_cb cb, void *arg)
 {
-    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     struct pgconn_stmt st = {
         .name = stmts_name(id),
         .nparams = nparams,
@@ -167,6 +167,9 @@ static bool jobstore_read_job(const PGresult *res, int row, int col0, struct job
     j->key = jobstore_text(res, row, col0 + JOBCOL_KEY);
     j->has_started_at = pgbin_i64(res, row, col0 + JOBCOL_STARTED_AT, &j->started_at_ms);
     j->has_finished_at = pgbin_i64(res, row, col0 + JOBCOL_FINISHED_AT, &j->finished_at_ms);
+    if (pgbin_i64(res, row, col0 + JOBCOL_PARENT, &j->parent_id) &&
+        !pgbin_i32(res, row, col0 + JOBCOL_STEP, &j->step))
+        return false;
     (void)len;
     return true;
 }
@@ -218,7 +221,7 @@ static void jobstore_enqueue_keys(void *arg, PGresult *res, const char *err)
         fail = &jobstore_bad_shape;
     } else {
         for (int row = 0; row < PQntuples(res) && fail == NULL; row++) {
-            int64_t ord, id;
+            int64_t ord, id, revived_at;
 
             if (!pgbin_i64(res, row, 0, &ord) || !pgbin_i64(res, row, 1, &id) || ord < 1 ||
                 (uint64_t)ord > op->n) {
@@ -226,6 +229,10 @@ static void jobstore_enqueue_keys(void *arg, PGresult *res, const char *err)
             } else if (op->out[ord - 1].id == 0) {
                 op->out[ord - 1].id = id;
                 op->out[ord - 1].deduplicated = true;
+                if (pgbin_i64(res, row, 2, &revived_at)) {
+                    op->out[ord - 1].revived = true;
+                    op->out[ord - 1].run_at_ms = revived_at;
+                }
             }
         }
         for (size_t i = 0; i < op->n && fail == NULL; i++) {
@@ -249,10 +256,10 @@ static void jobstore_enqueue_keys(void *arg, PGresult *res, const char *err)
 enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new *jobs, size_t n,
                                     jobstore_enqueue_cb cb, void *arg)
 {
-    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    struct pgbin_buf p[12] = {{0}};
-    const char *values[12];
-    int lengths[12];
+    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    struct pgbin_buf p[14] = {{0}};
+    const char *values[14];
+    int lengths[14];
     struct jobstore_enqueue_op *op;
     enum pgconn_status st = PGCONN_NOMEM;
     bool failed = false;
@@ -271,6 +278,8 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
     pgbin_array_begin(&p[9], PGBIN_INT2, n);
     pgbin_array_begin(&p[10], PGBIN_INT8, n);
     pgbin_array_begin(&p[11], PGBIN_INT8, n);
+    pgbin_array_begin(&p[12], PGBIN_INT8, n);
+    pgbin_array_begin(&p[13], PGBIN_INT4, n);
     for (size_t i = 0; i < n; i++) {
         const struct jobstore_new *j = &jobs[i];
         const char *backoff = (unsigned)j->backoff <= JOBSTORE_BACKOFF_LINEAR
@@ -278,7 +287,7 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
                                   : NULL;
 
         if (backoff == NULL) {
-            for (int k = 0; k < 12; k++)
+            for (int k = 0; k < 14; k++)
                 pgbin_buf_free(&p[k]);
             return PGCONN_INVALID;
         }
@@ -302,8 +311,15 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
             pgbin_array_null(&p[10]);
             pgbin_array_i64(&p[11], j->delay_ms);
         }
+        if (j->parent_id > 0) {
+            pgbin_array_i64(&p[12], j->parent_id);
+            pgbin_array_i32(&p[13], j->step);
+        } else {
+            pgbin_array_null(&p[12]);
+            pgbin_array_null(&p[13]);
+        }
     }
-    for (int k = 0; k < 12; k++) {
+    for (int k = 0; k < 14; k++) {
         failed |= p[k].failed || p[k].len > INT32_MAX;
         values[k] = p[k].data;
         lengths[k] = (int)p[k].len;
@@ -312,12 +328,12 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
     if (op != NULL)
         op->out = calloc(n, sizeof(*op->out));
     if (!failed && op != NULL && op->out != NULL) {
-        /* enqueue_keys takes enqueue's $1 (names) and $3 (keys). */
-        const char *kvalues[2] = {values[0], values[2]};
-        const int klengths[2] = {lengths[0], lengths[2]};
+        /* enqueue_keys takes enqueue's $1 (names), $3 (keys) and $13 (parents). */
+        const char *kvalues[3] = {values[0], values[2], values[12]};
+        const int klengths[3] = {lengths[0], lengths[2], lengths[12]};
         struct pgconn_stmt batch[2] = {
-            {stmts_name(STMT_ENQUEUE), 12, values, lengths, binary, 1, jobstore_enqueue_ins, op},
-            {stmts_name(STMT_ENQUEUE_KEYS), 2, kvalues, klengths, binary, 1, jobstore_enqueue_keys,
+            {stmts_name(STMT_ENQUEUE), 14, values, lengths, binary, 1, jobstore_enqueue_ins, op},
+            {stmts_name(STMT_ENQUEUE_KEYS), 3, kvalues, klengths, binary, 1, jobstore_enqueue_keys,
              op},
         };
 
@@ -330,7 +346,7 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
         free(op->out);
         free(op);
     }
-    for (int k = 0; k < 12; k++)
+    for (int k = 0; k < 14; k++)
         pgbin_buf_free(&p[k]);
     return st;
 }
@@ -377,6 +393,8 @@ static void jobstore_claim_done(void *arg, PGresult *res, const char *err)
             free(op);
             return;
         }
+        if (!pgbin_i64(res, row, 8, &j->parent_id))
+            j->parent_id = 0;
     }
     op->cb(op->arg, jobs, (size_t)n, NULL);
     free(jobs);
@@ -384,13 +402,14 @@ static void jobstore_claim_done(void *arg, PGresult *res, const char *err)
 }
 
 enum pgconn_status jobstore_claim(struct pgconn *c, const uint8_t node[16],
-                                  const char *const *names, const int32_t *limits, size_t nnames,
-                                  int32_t total, jobstore_claim_cb cb, void *arg)
+                                  const char *const *names, const int32_t *limits,
+                                  const bool *steps_only, size_t nnames, int32_t total,
+                                  jobstore_claim_cb cb, void *arg)
 {
-    struct pgbin_buf pn = {0}, pl = {0};
+    struct pgbin_buf pn = {0}, pl = {0}, ps = {0};
     char total_be[4];
-    const char *values[4];
-    int lengths[4];
+    const char *values[5];
+    int lengths[5];
     struct jobstore_claim_op *op;
     enum pgconn_status st = PGCONN_NOMEM;
 
@@ -398,9 +417,11 @@ enum pgconn_status jobstore_claim(struct pgconn *c, const uint8_t node[16],
         return PGCONN_INVALID;
     pgbin_array_begin(&pn, PGBIN_TEXT, nnames);
     pgbin_array_begin(&pl, PGBIN_INT4, nnames);
+    pgbin_array_begin(&ps, PGBIN_BOOL, nnames);
     for (size_t i = 0; i < nnames; i++) {
         pgbin_array_bytes(&pn, names[i], strlen(names[i]));
         pgbin_array_i32(&pl, limits[i]);
+        pgbin_array_bool(&ps, steps_only != NULL && steps_only[i]);
     }
     pgbin_put_i32(total_be, total);
     values[0] = pn.data;
@@ -411,16 +432,19 @@ enum pgconn_status jobstore_claim(struct pgconn *c, const uint8_t node[16],
     lengths[2] = 4;
     values[3] = (const char *)node;
     lengths[3] = 16;
+    values[4] = ps.data;
+    lengths[4] = (int)ps.len;
     op = calloc(1, sizeof(*op));
-    if (!pn.failed && !pl.failed && op != NULL) {
+    if (!pn.failed && !pl.failed && !ps.failed && op != NULL) {
         op->cb = cb;
         op->arg = arg;
-        st = jobstore_submit1(c, STMT_CLAIM, 4, values, lengths, jobstore_claim_done, op);
+        st = jobstore_submit1(c, STMT_CLAIM, 5, values, lengths, jobstore_claim_done, op);
     }
     if (st != PGCONN_OK)
         free(op);
     pgbin_buf_free(&pn);
     pgbin_buf_free(&pl);
+    pgbin_buf_free(&ps);
     return st;
 }
 
@@ -463,6 +487,8 @@ static void jobstore_moved_done(void *arg, PGresult *res, const char *err)
             m->has_node = true;
             memcpy(m->node, node, 16);
         }
+        if (PQnfields(res) > 5 && !pgbin_bytes(res, row, 5, &m->name, &m->name_len))
+            m->name = NULL;
     }
     op->cb.moved(op->arg, rows, (size_t)n, NULL);
     free(rows);
@@ -817,32 +843,35 @@ enum pgconn_status jobstore_retry(struct pgconn *c, int64_t id, jobstore_change_
     return jobstore_by_id(c, STMT_RETRY, id, jobstore_change_done, op);
 }
 
-enum pgconn_status jobstore_list(struct pgconn *c, int status, const char *name, int64_t before,
-                                 int32_t limit, jobstore_list_cb cb, void *arg)
+enum pgconn_status jobstore_list(struct pgconn *c, const struct jobstore_filter *f,
+                                 jobstore_list_cb cb, void *arg)
 {
-    const char *status_name = status >= 0 ? jobstore_status_name(status) : NULL;
-    char before_be[8], limit_be[4];
-    const char *values[4];
-    int lengths[4];
+    const char *status_name = f->status >= 0 ? jobstore_status_name(f->status) : NULL;
+    char before_be[8], limit_be[4], parent_be[8];
+    const char *values[5];
+    int lengths[5];
     struct jobstore_op *op;
 
-    if (cb == NULL || limit < 1 || limit > 1000 || (status >= 0 && status_name == NULL))
+    if (cb == NULL || f->limit < 1 || f->limit > 1000 || (f->status >= 0 && status_name == NULL))
         return PGCONN_INVALID;
-    pgbin_put_i64(before_be, before);
-    pgbin_put_i32(limit_be, limit + 1);
+    pgbin_put_i64(before_be, f->before);
+    pgbin_put_i32(limit_be, f->limit + 1);
+    pgbin_put_i64(parent_be, f->parent);
     values[0] = status_name;
     lengths[0] = status_name != NULL ? (int)strlen(status_name) : 0;
-    values[1] = name;
-    lengths[1] = name != NULL ? (int)strlen(name) : 0;
-    values[2] = before > 0 ? before_be : NULL;
+    values[1] = f->name;
+    lengths[1] = f->name != NULL ? (int)strlen(f->name) : 0;
+    values[2] = f->before > 0 ? before_be : NULL;
     lengths[2] = 8;
     values[3] = limit_be;
     lengths[3] = 4;
+    values[4] = f->parent > 0 ? parent_be : NULL;
+    lengths[4] = 8;
     if ((op = jobstore_op_new(arg)) != NULL) {
         op->cb.list = cb;
-        op->limit = limit;
+        op->limit = f->limit;
     }
-    return jobstore_submit_op(c, STMT_LIST, 4, values, lengths, jobstore_list_done, op);
+    return jobstore_submit_op(c, STMT_LIST, 5, values, lengths, jobstore_list_done, op);
 }
 
 enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *names, size_t nnames,

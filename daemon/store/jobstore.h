@@ -66,6 +66,8 @@ struct jobstore_new {
     bool has_run_at;
     int64_t run_at_ms; /* with has_run_at: Unix ms */
     int64_t delay_ms;  /* without has_run_at: from the database's clock */
+    int64_t parent_id; /* > 0: a step of this job (then key is its identity) */
+    int32_t step;      /* with parent_id: its position among the parent's calls */
 };
 
 /* Fill the protocol's defaults (docs/protocol.md, ENQUEUE) for name. */
@@ -74,7 +76,8 @@ void jobstore_new_defaults(struct jobstore_new *job, const char *name, size_t na
 struct jobstore_enqueued {
     int64_t id;
     bool deduplicated; /* an existing job holds (name, key): nothing was created */
-    int64_t run_at_ms; /* when created: its run_at; 0 when deduplicated */
+    int64_t run_at_ms; /* when created or revived: its run_at; 0 when deduplicated */
+    bool revived;      /* deduplicated step that was dead or cancelled: pending again */
 };
 
 /* out[i] answers jobs[i]. */
@@ -82,7 +85,8 @@ typedef void (*jobstore_enqueue_cb)(void *arg, const struct jobstore_enqueued *o
                                     const struct jobstore_err *err);
 
 /* Create n >= 1 jobs in one transaction, with one wake-up notification. Equal (name, key)
- * pairs, within the batch or racing from other transactions, all get the one job's id. */
+ * pairs, within the batch or racing from other transactions, all get the one job's id. A step
+ * (parent_id > 0) whose existing job is dead or cancelled is made pending again (revived). */
 JOBSTORE_MUST_CHECK enum pgconn_status jobstore_enqueue(struct pgconn *c,
                                                         const struct jobstore_new *jobs, size_t n,
                                                         jobstore_enqueue_cb cb, void *arg);
@@ -98,18 +102,20 @@ struct jobstore_claimed {
     int32_t uncounted; /* the attempt limit in attempt numbers is max_attempts + uncounted */
     int64_t deadline_ms;
     int32_t timeout_ms;
+    int64_t parent_id; /* > 0: a step of that job */
 };
 
 typedef void (*jobstore_claim_cb)(void *arg, const struct jobstore_claimed *jobs, size_t n,
                                   const struct jobstore_err *err);
 
-/* Claim up to limits[i] due jobs of names[i] each and up to total in all, best priority first,
- * then earliest run_at, then oldest; lease them to node until their timeout. */
+/* Claim up to limits[i] due jobs of names[i] each (only steps where steps_only[i]; steps_only
+ * may be NULL) and up to total in all, best priority first, then earliest run_at, then oldest;
+ * lease them to node until their timeout. */
 JOBSTORE_MUST_CHECK enum pgconn_status jobstore_claim(struct pgconn *c, const uint8_t node[16],
                                                       const char *const *names,
-                                                      const int32_t *limits, size_t nnames,
-                                                      int32_t total, jobstore_claim_cb cb,
-                                                      void *arg);
+                                                      const int32_t *limits, const bool *steps_only,
+                                                      size_t nnames, int32_t total,
+                                                      jobstore_claim_cb cb, void *arg);
 
 /* The outcome of one attempt, from a worker's ACK. */
 struct jobstore_outcome {
@@ -131,6 +137,9 @@ struct jobstore_moved {
     int64_t run_at_ms;
     bool has_node; /* expire, reclaim: the node whose lease it was */
     uint8_t node[16];
+    const char *name; /* expire, reclaim: the function (not NUL-terminated; valid during the
+                         callback only), else NULL */
+    size_t name_len;
 };
 
 typedef void (*jobstore_moved_cb)(void *arg, const struct jobstore_moved *rows, size_t n,
@@ -197,6 +206,8 @@ struct jobstore_job {
     int64_t started_at_ms;
     bool has_finished_at;
     int64_t finished_at_ms;
+    int64_t parent_id; /* 0: not a step */
+    int32_t step;
 };
 
 /* job NULL: no such job. */
@@ -235,11 +246,19 @@ JOBSTORE_MUST_CHECK enum pgconn_status jobstore_retry(struct pgconn *c, int64_t 
 typedef void (*jobstore_list_cb)(void *arg, const struct jobstore_job *jobs, size_t n, int64_t next,
                                  const struct jobstore_err *err);
 
-/* Jobs newest first: status < 0 for any status, name NULL for any, before 0 for the newest,
- * limit 1..1000. */
-JOBSTORE_MUST_CHECK enum pgconn_status jobstore_list(struct pgconn *c, int status, const char *name,
-                                                     int64_t before, int32_t limit,
-                                                     jobstore_list_cb cb, void *arg);
+/* What LIST selects: status < 0 for any status, name NULL for any, before 0 for the newest,
+ * limit 1..1000, parent 0 for any job (else only that job's steps). */
+struct jobstore_filter {
+    int status;
+    const char *name;
+    int64_t before;
+    int32_t limit;
+    int64_t parent;
+};
+
+/* Jobs newest first. */
+JOBSTORE_MUST_CHECK enum pgconn_status
+jobstore_list(struct pgconn *c, const struct jobstore_filter *f, jobstore_list_cb cb, void *arg);
 
 /* has false: no pending job of those names is due in the future. */
 typedef void (*jobstore_next_cb)(void *arg, bool has, int64_t run_at_ms,

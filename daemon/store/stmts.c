@@ -13,7 +13,7 @@
 #define JOB_COLUMNS                                                                                \
     " j.id, j.name, j.status::text, j.attempt, j.max_attempts, j.uncounted, j.args, j.result,"     \
     " j.error, j.idem_key, j.priority, ms(j.created_at), ms(j.run_at), ms(j.started_at),"          \
-    " ms(j.finished_at) "
+    " ms(j.finished_at), j.parent_id, j.step "
 
 /* The attempt that just ended was the last one the job's policy allows. */
 #define ATTEMPTS_USED " (j.attempt - j.uncounted >= j.max_attempts) "
@@ -37,7 +37,8 @@
  * enqueue: $1 names text[], $2 args bytea[], $3 keys text[] (NULL: none), $4 max_attempts
  * int4[], $5 backoff text[], $6 initial_delay_ms int8[], $7 max_delay_ms int8[], $8 jitter
  * float4[], $9 timeout_ms int4[], $10 priority int2[], $11 run_at_ms int8[] (NULL: not given),
- * $12 delay_ms int8[] (NULL: 0; from the database's clock).
+ * $12 delay_ms int8[] (NULL: 0; from the database's clock), $13 parent int8[] (NULL: not a step),
+ * $14 step int4[].
  * -> one row per job created: ord int8 (1-based input position), id int8, run_at int8.
  * Ids are drawn from the sequence first, in input order, so that every created row maps back
  * to its input; a key already taken (committed by anyone, or earlier in this batch) creates
@@ -48,19 +49,21 @@ static const char sql_enqueue[] =
     "WITH input AS MATERIALIZED ("
     "  SELECT u.*, nextval('jobs_id_seq') AS id"
     "  FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int4[], $5::text[], $6::int8[],"
-    "              $7::int8[], $8::float4[], $9::int4[], $10::int2[], $11::int8[], $12::int8[])"
+    "              $7::int8[], $8::float4[], $9::int4[], $10::int2[], $11::int8[], $12::int8[],"
+    "              $13::int8[], $14::int4[])"
     "       WITH ORDINALITY AS u(name, args, idem_key, max_attempts, backoff, initial_delay_ms,"
     "                            max_delay_ms, jitter, timeout_ms, priority, run_at_ms,"
-    "                            delay_ms, ord)"
+    "                            delay_ms, parent_id, step, ord)"
     "), ins AS ("
     "  INSERT INTO jobs (id, name, args, idem_key, max_attempts, backoff, initial_delay_ms,"
-    "                    max_delay_ms, jitter, timeout_ms, priority, run_at, created_at)"
+    "                    max_delay_ms, jitter, timeout_ms, priority, run_at, created_at,"
+    "                    parent_id, step)"
     "  OVERRIDING SYSTEM VALUE"
     "  SELECT id, name, coalesce(args, ''), idem_key, max_attempts, backoff::backoff_policy,"
     "         initial_delay_ms, max_delay_ms, jitter, timeout_ms, priority,"
     "         coalesce(from_ms(run_at_ms), date_trunc('milliseconds', now())"
     "                  + coalesce(delay_ms, 0) * interval '1 millisecond'),"
-    "         date_trunc('milliseconds', now())"
+    "         date_trunc('milliseconds', now()), parent_id, step"
     "  FROM input"
     "  ON CONFLICT (name, idem_key) WHERE idem_key IS NOT NULL DO NOTHING"
     "  RETURNING id, name, run_at"
@@ -70,30 +73,46 @@ static const char sql_enqueue[] =
     " SELECT input.ord, ins.id, ms(ins.run_at)"
     " FROM ins JOIN input USING (id) CROSS JOIN woke";
 static const Oid types_enqueue[] = {
-    PGBIN_TEXT_ARRAY, PGBIN_BYTEA_ARRAY, PGBIN_TEXT_ARRAY, PGBIN_INT4_ARRAY,
-    PGBIN_TEXT_ARRAY, PGBIN_INT8_ARRAY,  PGBIN_INT8_ARRAY, PGBIN_FLOAT4_ARRAY,
-    PGBIN_INT4_ARRAY, PGBIN_INT2_ARRAY,  PGBIN_INT8_ARRAY, PGBIN_INT8_ARRAY,
+    PGBIN_TEXT_ARRAY, PGBIN_BYTEA_ARRAY, PGBIN_TEXT_ARRAY,   PGBIN_INT4_ARRAY, PGBIN_TEXT_ARRAY,
+    PGBIN_INT8_ARRAY, PGBIN_INT8_ARRAY,  PGBIN_FLOAT4_ARRAY, PGBIN_INT4_ARRAY, PGBIN_INT2_ARRAY,
+    PGBIN_INT8_ARRAY, PGBIN_INT8_ARRAY,  PGBIN_INT8_ARRAY,   PGBIN_INT4_ARRAY,
 };
 
 /*
- * enqueue_keys: $1 names text[], $2 keys text[] (the same arrays as enqueue's $1 and $3).
- * -> ord int8, id int8 for every input with a key: the job that holds (name, key) now.
+ * enqueue_keys: $1 names text[], $2 keys text[], $3 parents int8[] (the same arrays as
+ * enqueue's $1, $3 and $13).
+ * -> ord int8, id int8, revived_run_at int8 (NULL: not revived) for every input with a key:
+ * the job that holds (name, key) now. A step found dead or cancelled (its parent runs again
+ * and calls it again) is revived like RETRY: pending, due now, a fresh set of attempts.
  * A statement of its own because it must see rows that other transactions committed while
  * enqueue waited on them (ON CONFLICT waits for a concurrent inserter of the same key to end):
  * under READ COMMITTED each statement takes a new snapshot, the INSERT's own could not.
  */
 static const char sql_enqueue_keys[] =
-    "SELECT u.ord, j.id"
-    " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(name, idem_key, ord)"
-    " JOIN jobs j ON j.name = u.name AND j.idem_key = u.idem_key AND j.idem_key IS NOT NULL"
-    " WHERE u.idem_key IS NOT NULL";
-static const Oid types_enqueue_keys[] = {PGBIN_TEXT_ARRAY, PGBIN_TEXT_ARRAY};
+    "WITH held AS MATERIALIZED ("
+    "  SELECT u.ord, j.id, u.parent_id IS NOT NULL AS is_step"
+    "  FROM unnest($1::text[], $2::text[], $3::int8[]) WITH ORDINALITY"
+    "       AS u(name, idem_key, parent_id, ord)"
+    "  JOIN jobs j ON j.name = u.name AND j.idem_key = u.idem_key AND j.idem_key IS NOT NULL"
+    "  WHERE u.idem_key IS NOT NULL"
+    "), revived AS ("
+    "  UPDATE jobs j SET status = 'pending', run_at = date_trunc('milliseconds', now()),"
+    "    uncounted = j.attempt, finished_at = NULL"
+    "  WHERE j.id IN (SELECT id FROM held WHERE is_step) AND j.status IN ('dead', 'cancelled')"
+    "  RETURNING j.id, j.name, j.run_at"
+    "), woke AS MATERIALIZED ("
+    "  SELECT notify_work(array_agg(name), array_agg(run_at)) FROM revived"
+    ")"
+    " SELECT held.ord, held.id, ms(revived.run_at)"
+    " FROM held LEFT JOIN revived USING (id) CROSS JOIN woke";
+static const Oid types_enqueue_keys[] = {PGBIN_TEXT_ARRAY, PGBIN_TEXT_ARRAY, PGBIN_INT8_ARRAY};
 
 /*
  * claim: $1 names text[], $2 limits int4[] (most jobs per name), $3 limit int4 (most jobs in
- * all), $4 node uuid.
+ * all), $4 node uuid, $5 steps_only bool[] (per name: only steps, for slots lent by waiting
+ * jobs).
  * -> id int8, name text, args bytea, attempt int4, max_attempts int4, uncounted int4,
- *    deadline int8 (lease expiry, Unix ms), timeout_ms int4.
+ *    deadline int8 (lease expiry, Unix ms), timeout_ms int4, parent_id int8 (NULL: none).
  * One ordered index scan per name (jobs_pending: name, priority DESC, run_at, id) that skips
  * rows other claimers hold, then the best $3 of all. A name = ANY($1) scan would sort every due
  * job of those names first; this reads at most the sum of $2 index entries. Rows locked but
@@ -102,10 +121,11 @@ static const Oid types_enqueue_keys[] = {PGBIN_TEXT_ARRAY, PGBIN_TEXT_ARRAY};
 static const char sql_claim[] =
     "WITH picked AS ("
     "  SELECT c.id"
-    "  FROM unnest($1::text[], $2::int4[]) AS n(name, lim)"
+    "  FROM unnest($1::text[], $2::int4[], $5::bool[]) AS n(name, lim, steps_only)"
     "  CROSS JOIN LATERAL ("
     "    SELECT id, priority, run_at FROM jobs"
     "    WHERE jobs.name = n.name AND status = 'pending' AND run_at <= now()"
+    "      AND (NOT n.steps_only OR jobs.parent_id IS NOT NULL)"
     "    ORDER BY priority DESC, run_at, id"
     "    LIMIT n.lim"
     "    FOR UPDATE SKIP LOCKED"
@@ -117,8 +137,9 @@ static const char sql_claim[] =
     "   lease_node = $4, lease_expires_at = now() + j.timeout_ms * interval '1 millisecond'"
     " FROM picked WHERE j.id = picked.id"
     " RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.uncounted,"
-    "   ms(j.lease_expires_at), j.timeout_ms";
-static const Oid types_claim[] = {PGBIN_TEXT_ARRAY, PGBIN_INT4_ARRAY, PGBIN_INT4, PGBIN_UUID};
+    "   ms(j.lease_expires_at), j.timeout_ms, j.parent_id";
+static const Oid types_claim[] = {PGBIN_TEXT_ARRAY, PGBIN_INT4_ARRAY, PGBIN_INT4, PGBIN_UUID,
+                                  PGBIN_BOOL_ARRAY};
 
 /*
  * complete: $1 ids int8[], $2 attempts int4[], $3 oks bool[], $4 results bytea[], $5 errors
@@ -184,8 +205,8 @@ static const Oid types_release[] = {PGBIN_UUID, PGBIN_INT8_ARRAY, PGBIN_INT4_ARR
 
 /*
  * expire: $1 node uuid, $2 grace_ms int8, $3 limit int4.
- * -> id int8, attempt int4, status text, run_at int8, node uuid (whose lease it was).
- * Attempts past their deadline fail as "timeout" (retryable): this node's own at once, other
+ * -> id int8, attempt int4, status text, run_at int8, node uuid (whose lease it was), name
+ * text. Attempts past their deadline fail as "timeout" (retryable): this node's own at once, other
  * nodes' only $2 ms later, so that a live owner is the one that times out its attempts.
  */
 static const char sql_expire[] =
@@ -208,14 +229,14 @@ static const char sql_expire[] =
     "  FROM due WHERE j.id = due.id"
     "  RETURNING j.id, j.attempt, j.status, j.name, j.run_at, due.lease_node"
     "), " WOKE_FROM_UPD
-    " SELECT upd.id, upd.attempt, upd.status::text, ms(upd.run_at), upd.lease_node"
+    " SELECT upd.id, upd.attempt, upd.status::text, ms(upd.run_at), upd.lease_node, upd.name"
     " FROM upd CROSS JOIN woke";
 static const Oid types_expire[] = {PGBIN_UUID, PGBIN_INT8, PGBIN_INT4};
 
 /*
  * reclaim: $1 lapse_ms int8, $2 limit int4, $3 error text.
- * -> id int8, attempt int4, status text, run_at int8, node uuid (whose lease it was).
- * Running jobs whose node has no heartbeat within $1 ms (or no row at all) go back to pending
+ * -> id int8, attempt int4, status text, run_at int8, node uuid (whose lease it was), name
+ * text. Running jobs whose node has no heartbeat within $1 ms (or no row at all) go back to pending
  * at once, the attempt counted (dead when it was the last). No leader: any daemon may run
  * this; SKIP LOCKED keeps two of them from waiting on each other.
  */
@@ -238,7 +259,7 @@ static const char sql_reclaim[] =
     "  FROM due WHERE j.id = due.id"
     "  RETURNING j.id, j.attempt, j.status, j.name, j.run_at, due.lease_node"
     "), " WOKE_FROM_UPD
-    " SELECT upd.id, upd.attempt, upd.status::text, ms(upd.run_at), upd.lease_node"
+    " SELECT upd.id, upd.attempt, upd.status::text, ms(upd.run_at), upd.lease_node, upd.name"
     " FROM upd CROSS JOIN woke";
 static const Oid types_reclaim[] = {PGBIN_INT8, PGBIN_INT4, PGBIN_TEXT};
 
@@ -272,14 +293,24 @@ static const Oid types_get[] = {PGBIN_INT8};
  * daemon learns of it from the completion notification and tells its worker (ABANDON).
  */
 static const char sql_cancel[] =
-    "WITH prev AS ("
+    "WITH RECURSIVE prev AS ("
     "  SELECT id, status, lease_node, attempt FROM jobs WHERE id = $1 FOR UPDATE"
     "), upd AS ("
     "  UPDATE jobs j SET status = 'cancelled', finished_at = now(),"
     "    lease_node = NULL, lease_expires_at = NULL"
     "  FROM prev WHERE j.id = prev.id AND prev.status IN ('pending', 'running')"
     "  RETURNING j.*"
-    "), woke AS MATERIALIZED (SELECT notify_done(array_agg(id)) FROM upd)"
+    "), tree(id) AS ("
+    "  SELECT s.id FROM jobs s WHERE s.parent_id = $1 AND EXISTS (SELECT 1 FROM upd)"
+    "  UNION SELECT s.id FROM jobs s JOIN tree ON s.parent_id = tree.id"
+    "), steps AS ("
+    "  UPDATE jobs s SET status = 'cancelled', finished_at = now()"
+    "  WHERE s.id IN (SELECT id FROM tree) AND s.status = 'pending'"
+    "  RETURNING s.id"
+    "), woke AS MATERIALIZED ("
+    "  SELECT notify_done(array_agg(id))"
+    "  FROM (SELECT id FROM upd UNION ALL SELECT id FROM steps) done"
+    ")"
     " SELECT prev.status::text, prev.lease_node, prev.attempt," JOB_COLUMNS
     " FROM prev LEFT JOIN upd j ON true CROSS JOIN woke";
 static const Oid types_cancel[] = {PGBIN_INT8};
@@ -304,15 +335,17 @@ static const Oid types_retry[] = {PGBIN_INT8};
 
 /*
  * list: $1 status text (NULL: any), $2 name text (NULL: any), $3 before id int8 (NULL: from
- * the newest), $4 limit int4 -> the job columns, newest first. Ask for one row more than the
- * page to learn whether there is a next page.
+ * the newest), $4 limit int4, $5 parent int8 (NULL: any; else only its steps) -> the job
+ * columns, newest first. Ask for one row more than the page to learn whether there is a next
+ * page.
  */
 static const char sql_list[] = "SELECT" JOB_COLUMNS "FROM jobs j"
                                " WHERE ($1::text IS NULL OR j.status = $1::text::job_status)"
                                "   AND ($2::text IS NULL OR j.name = $2)"
                                "   AND ($3::int8 IS NULL OR j.id < $3)"
+                               "   AND ($5::int8 IS NULL OR j.parent_id = $5)"
                                " ORDER BY j.id DESC LIMIT $4";
-static const Oid types_list[] = {PGBIN_TEXT, PGBIN_TEXT, PGBIN_INT8, PGBIN_INT4};
+static const Oid types_list[] = {PGBIN_TEXT, PGBIN_TEXT, PGBIN_INT8, PGBIN_INT4, PGBIN_INT8};
 
 /* next_run_at: $1 names text[] -> one row: int8 Unix ms, NULL when no pending job of those
  * names is due in the future. For the scheduler's timer. */

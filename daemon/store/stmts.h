@@ -67,6 +67,8 @@ enum stmts_job_col {
     JOBCOL_RUN_AT,       /* int8 */
     JOBCOL_STARTED_AT,   /* int8 */
     JOBCOL_FINISHED_AT,  /* int8 */
+    JOBCOL_PARENT,       /* int8: the job this is a step of, NULL for none */
+    JOBCOL_STEP,         /* int4: its position among the parent's steps */
     JOBCOL_COUNT
 };
 

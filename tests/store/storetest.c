@@ -152,7 +152,8 @@ size_t st_claim(struct storetest *st, struct pgconn *c, const uint8_t node[16],
 {
     struct st_wait w = {.out = out, .max = max};
 
-    cr_assert_eq(jobstore_claim(c, node, names, limits, nnames, total, st_claim_cb, &w), PGCONN_OK);
+    cr_assert_eq(jobstore_claim(c, node, names, limits, NULL, nnames, total, st_claim_cb, &w),
+                 PGCONN_OK);
     storetest_wait(st, &w.done);
     qsort(out, w.n, sizeof(*out), st_claimed_cmp);
     return w.n;

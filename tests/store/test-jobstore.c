@@ -425,9 +425,9 @@ Test(claim, concurrent_claims_are_disjoint)
     for (int i = 0; i < 100; i++)
         jobstore_new_defaults(&jobs[i], "f", 1);
     st_enqueue(&st, st.conn, jobs, 100, out);
-    cr_assert_eq(jobstore_claim(st.conn, na, NAMES("f"), LIMITS(60), 1, 60, claimer_cb, &a),
+    cr_assert_eq(jobstore_claim(st.conn, na, NAMES("f"), LIMITS(60), NULL, 1, 60, claimer_cb, &a),
                  PGCONN_OK);
-    cr_assert_eq(jobstore_claim(other, nb, NAMES("f"), LIMITS(60), 1, 60, claimer_cb, &b),
+    cr_assert_eq(jobstore_claim(other, nb, NAMES("f"), LIMITS(60), NULL, 1, 60, claimer_cb, &b),
                  PGCONN_OK);
     storetest_wait(&st, &a.done);
     storetest_wait(&st, &b.done);
@@ -804,7 +804,8 @@ static void list(struct storetest *st, int status, const char *name, int64_t bef
                  struct listed *l)
 {
     memset(l, 0, sizeof(*l));
-    cr_assert_eq(jobstore_list(st->conn, status, name, before, limit, listed_cb, l), PGCONN_OK);
+    struct jobstore_filter f = {status, name, before, limit, 0};
+    cr_assert_eq(jobstore_list(st->conn, &f, listed_cb, l), PGCONN_OK);
     storetest_wait(st, &l->done);
 }
 
