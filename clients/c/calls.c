@@ -109,6 +109,22 @@ enum rs_client_status calls_enqueue_opts(struct rs_client *c, struct rs_enqueue 
         e->has |= RS_HAS_DELAY;
         e->delay_ms = (uint64_t)o->delay_ms;
     }
+    if (o->parent > INT64_MAX)
+        return client_fail(c, RS_CLIENT_E_ARG, "parent must be a job id (1..2^63-1)");
+    if (o->parent == 0 && o->step != 0)
+        return client_fail(c, RS_CLIENT_E_ARG, "step is set but parent is not");
+    if (o->step > RS_MAX_STEP)
+        return client_fail(c, RS_CLIENT_E_ARG, "step must be 0..%u", RS_MAX_STEP);
+    if (o->parent != 0) {
+        e->has |= RS_HAS_PARENT | RS_HAS_STEP;
+        e->parent = o->parent;
+        e->step = o->step;
+    }
+    if (o->idempotency_key != NULL &&
+        strncmp(o->idempotency_key, RS_STEP_KEY_PREFIX, sizeof(RS_STEP_KEY_PREFIX) - 1) == 0)
+        return client_fail(c, RS_CLIENT_E_ARG,
+                           "idempotency_key: the prefix \"" RS_STEP_KEY_PREFIX
+                           "\" is reserved for steps");
     return RS_CLIENT_OK;
 }
 
@@ -183,6 +199,12 @@ static enum rs_client_status calls_list_msg(struct rs_client *c, struct rs_msg *
         l->has |= RS_HAS_LIMIT;
         l->limit = f->limit;
     }
+    if (f->parent > INT64_MAX)
+        return client_fail(c, RS_CLIENT_E_ARG, "parent must be a job id (1..2^63-1)");
+    if (f->parent != 0) {
+        l->has |= RS_HAS_PARENT;
+        l->parent = f->parent;
+    }
     return RS_CLIENT_OK;
 }
 
@@ -220,8 +242,9 @@ enum rs_client_status rs_enqueue(struct rs_client *c, const char *name, const vo
     return st;
 }
 
-enum rs_client_status rs_await(struct rs_client *c, uint64_t job, int64_t timeout_ms,
-                               struct rs_completion **out)
+/* AWAIT, as the attempt (waiter, attempt) when waiter != 0. */
+enum rs_client_status calls_await(struct rs_client *c, uint64_t job, int64_t timeout_ms,
+                                  uint64_t waiter, uint64_t attempt, struct rs_completion **out)
 {
     if (c == NULL || out == NULL)
         return RS_CLIENT_E_ARG;
@@ -231,6 +254,11 @@ enum rs_client_status rs_await(struct rs_client *c, uint64_t job, int64_t timeou
         return st;
     struct rs_msg m;
     calls_ref_msg(&m, RS_MSG_AWAIT, job, timeout_ms);
+    if (waiter != 0 && waiter <= INT64_MAX && attempt >= 1 && attempt <= INT32_MAX) {
+        m.u.ref.has |= RS_HAS_WAITER | RS_HAS_WAITER_ATTEMPT;
+        m.u.ref.waiter = waiter;
+        m.u.ref.waiter_attempt = attempt;
+    }
     /* The daemon counts the timeout; ours only guards against a daemon that never answers. */
     int64_t deadline = TRANSPORT_FOREVER;
     if (timeout_ms >= 0 && timeout_ms < INT64_MAX / 4 && c->timeout_ms >= 0)
@@ -240,6 +268,12 @@ enum rs_client_status rs_await(struct rs_client *c, uint64_t job, int64_t timeou
     if (st == RS_CLIENT_OK)
         *out = r.completion;
     return st;
+}
+
+enum rs_client_status rs_await(struct rs_client *c, uint64_t job, int64_t timeout_ms,
+                               struct rs_completion **out)
+{
+    return calls_await(c, job, timeout_ms, 0, 0, out);
 }
 
 /* GET, CANCEL, RETRY: a job id in, a job out. */

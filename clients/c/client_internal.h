@@ -148,6 +148,10 @@ void reply_from_error(struct client_reply *r, enum call_kind kind, const struct 
 enum rs_client_status calls_enqueue_opts(struct rs_client *c, struct rs_enqueue *e,
                                          const struct rs_enqueue_opts *o) CLIENT_MUST_CHECK;
 
+/* AWAIT job, as the attempt (waiter, attempt) of a running job when waiter != 0. */
+enum rs_client_status calls_await(struct rs_client *c, uint64_t job, int64_t timeout_ms,
+                                  uint64_t waiter, uint64_t attempt, struct rs_completion **out);
+
 /* SCHEDULE and SCHEDULES into r (schedules.c); 0, or -1 out of memory. */
 int schedules_reply(struct client_reply *r, enum call_kind kind, const struct rs_msg *m);
 

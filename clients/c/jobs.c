@@ -122,6 +122,8 @@ static int jobs_info_copy(struct rs_job_info *dst, const struct rs_job *src)
     dst->run_at = src->run_at;
     dst->started_at = (src->has & RS_HAS_STARTED_AT) != 0 ? src->started_at : 0;
     dst->finished_at = (src->has & RS_HAS_FINISHED_AT) != 0 ? src->finished_at : 0;
+    dst->parent = (src->has & RS_HAS_PARENT) != 0 ? src->parent : 0;
+    dst->step = (src->has & RS_HAS_STEP) != 0 ? src->step : 0;
     return nomem ? -1 : 0;
 }
 

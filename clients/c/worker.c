@@ -56,8 +56,10 @@ struct rs_job_ctx {
     size_t result_len;
     char *error; /* NULL: none stored */
     bool retryable;
-    bool release; /* rs_job_release: the ACK hands the attempt back, no outcome */
-    int handback; /* stop timeout (I/O thread only): 1 release wanted, 2 release sent */
+    bool release;          /* rs_job_release: the ACK hands the attempt back, no outcome */
+    int handback;          /* stop timeout (I/O thread only): 1 release wanted, 2 release sent */
+    uint64_t next_step;    /* rs_job_step: the position of this attempt's next step */
+    struct worker *worker; /* the worker that holds it */
 };
 TAILQ_HEAD(task_list, rs_job_ctx);
 
@@ -93,6 +95,7 @@ struct worker {
     bool quit;   /* threads exit */
     pthread_t threads[WORKER_MAX_CONCURRENCY];
     unsigned nthreads;
+    atomic_uint nwaiting; /* handlers inside rs_job_await: their slots are lent to steps */
 };
 
 /* Wake the run loop; a full pipe already means "wake up". */
@@ -174,7 +177,7 @@ enum rs_client_status worker_on_dispatch(struct rs_client *c, const struct rs_di
                      (unsigned long long)d->job);
         return RS_CLIENT_E_PROTOCOL;
     }
-    if (w->nlive >= w->max_live) {
+    if (w->nlive >= w->max_live + atomic_load(&w->nwaiting)) {
         client_break(c, RS_CLIENT_E_PROTOCOL, NULL,
                      "the daemon dispatched job %llu beyond this worker's concurrency (%u jobs "
                      "held)",
@@ -204,6 +207,7 @@ enum rs_client_status worker_on_dispatch(struct rs_client *c, const struct rs_di
     t->max_attempts = d->max_attempts;
     t->deadline = d->deadline;
     t->handler = worker_handler(w, t->name);
+    t->worker = w;
     t->retryable = true;
     atomic_init(&t->cancelled, false);
     t->state = TASK_QUEUED;
@@ -469,8 +473,9 @@ static void worker_stop_threads(struct rs_client *c)
     pthread_mutex_lock(&w->mu);
     w->quit = true;
     pthread_cond_broadcast(&w->cv);
+    unsigned n = w->nthreads; /* no thread is added once quit is set */
     pthread_mutex_unlock(&w->mu);
-    for (unsigned i = 0; i < w->nthreads; i++)
+    for (unsigned i = 0; i < n; i++)
         pthread_join(w->threads[i], NULL);
     w->nthreads = 0;
     w->quit = false;
@@ -660,6 +665,38 @@ const uint8_t *rs_job_args(const struct rs_job_ctx *job, size_t *len)
 uint64_t rs_job_attempt(const struct rs_job_ctx *job)
 {
     return job->attempt;
+}
+
+void rs_job_step(struct rs_job_ctx *job, struct rs_enqueue_opts *opts)
+{
+    /* Only the handler's thread calls this for its job: no lock. */
+    opts->parent = job->job;
+    opts->step = job->next_step++;
+}
+
+enum rs_client_status rs_job_await(struct rs_job_ctx *job, struct rs_client *c, uint64_t awaited,
+                                   int64_t timeout_ms, struct rs_completion **out)
+{
+    if (job == NULL || job->worker == NULL)
+        return RS_CLIENT_E_ARG;
+    struct worker *w = job->worker;
+    /* The daemon now dispatches steps into this handler's slot: make sure a thread can run
+     * them while this one waits (the pool grows, up to its hard bound, and stays grown). */
+    pthread_mutex_lock(&w->mu);
+    unsigned waiting = atomic_fetch_add(&w->nwaiting, 1) + 1;
+    if (!w->quit && !w->paused && w->nthreads < w->concurrency + waiting &&
+        w->nthreads < WORKER_MAX_CONCURRENCY) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (pthread_create(&w->threads[w->nthreads], NULL, worker_thread, w) == 0)
+            w->nthreads++;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    pthread_mutex_unlock(&w->mu);
+    enum rs_client_status st = calls_await(c, awaited, timeout_ms, job->job, job->attempt, out);
+    atomic_fetch_sub(&w->nwaiting, 1);
+    return st;
 }
 
 uint64_t rs_job_max_attempts(const struct rs_job_ctx *job)

@@ -543,3 +543,94 @@ Test(client_jobs, a_worker_that_dies_mid_job_has_its_job_run_elsewhere)
     rs_client_close(c);
     cr_expect_eq(worker_end(&w), RS_CLIENT_OK);
 }
+
+/* ---- durable steps: a saga whose last step fails twice ---- */
+
+static atomic_int step_runs[3]; /* it:charge, it:reserve, it:ship */
+static atomic_int saga_runs;
+
+/* it:charge, it:reserve, it:ship (user: its index); it:ship fails for good twice. */
+static int handle_step(struct rs_job_ctx *job, void *user)
+{
+    int i = (int)(intptr_t)user;
+    int run = atomic_fetch_add(&step_runs[i], 1) + 1;
+    if (i == 2 && run <= 2)
+        return rs_job_set_error(job, false, "no truck (run %d)", run);
+    return 0;
+}
+
+/* it:saga: the three steps in order, each awaited; a failed step fails the saga (retryable).
+ * Enqueues and awaits through a client of its own, as a handler must. */
+static int handle_saga(struct rs_job_ctx *job, void *user)
+{
+    static const char *const names[3] = {"it:charge", "it:reserve", "it:ship"};
+    (void)user;
+    atomic_fetch_add(&saga_runs, 1);
+    struct rs_client_opts opts;
+    rs_client_opts_init(&opts);
+    opts.name = "saga-handler";
+    struct rs_client *own = NULL;
+    char *err = NULL;
+    if (rs_client_connect(dmn.socket, &opts, &own, &err) != RS_CLIENT_OK) {
+        rs_job_set_error(job, true, "connect: %s", err != NULL ? err : "?");
+        free(err);
+        return -1;
+    }
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        struct rs_enqueue_opts o;
+        rs_enqueue_opts_init(&o);
+        o.max_attempts = 1;
+        rs_job_step(job, &o);
+        struct rs_enqueue_result r;
+        struct rs_completion *done = NULL;
+        if (rs_enqueue(own, names[i], NULL, 0, &o, &r) != RS_CLIENT_OK ||
+            rs_job_await(job, own, r.job, AWAIT_MS, &done) != RS_CLIENT_OK)
+            rc = rs_job_set_error(job, true, "step %s: %s", names[i], rs_client_errmsg(own));
+        else if (done->status != RS_JOB_SUCCESS)
+            rc = rs_job_set_error(job, true, "step %s ended %s", names[i],
+                                  rs_job_status_name(done->status));
+        rs_completion_free(done);
+    }
+    rs_client_close(own);
+    return rc;
+}
+
+Test(client_jobs, a_saga_reruns_only_its_failed_step_and_never_starves)
+{
+    for (int i = 0; i < 3; i++)
+        atomic_store(&step_runs[i], 0);
+    atomic_store(&saga_runs, 0);
+    /* One slot for the saga and its steps: the waiting saga must lend it. */
+    struct worker w;
+    worker_new(&w, "it:saga", handle_saga, NULL, 1);
+    cr_assert_eq(rs_worker_register(w.c, "it:charge", handle_step, (void *)0), RS_CLIENT_OK);
+    cr_assert_eq(rs_worker_register(w.c, "it:reserve", handle_step, (void *)1), RS_CLIENT_OK);
+    cr_assert_eq(rs_worker_register(w.c, "it:ship", handle_step, (void *)2), RS_CLIENT_OK);
+    worker_go(&w);
+    struct rs_client *c = connect_client("client-jobs-saga");
+    struct rs_enqueue_opts o;
+    rs_enqueue_opts_init(&o);
+    o.max_attempts = 3;
+    o.initial_delay_ms = 0;
+    uint64_t saga = enqueue(c, "it:saga", NULL, 0, &o);
+    rs_completion_free(await_status(c, saga, RS_JOB_SUCCESS));
+    cr_expect_eq(atomic_load(&saga_runs), 3);
+    cr_expect_eq(atomic_load(&step_runs[0]), 1, "charge ran %d times", atomic_load(&step_runs[0]));
+    cr_expect_eq(atomic_load(&step_runs[1]), 1, "reserve ran %d times", atomic_load(&step_runs[1]));
+    cr_expect_eq(atomic_load(&step_runs[2]), 3, "ship ran %d times", atomic_load(&step_runs[2]));
+
+    /* The saga's steps, newest first, each naming its parent and position. */
+    struct rs_list_filter f = {.parent = saga};
+    struct rs_job_list *page = NULL;
+    cr_assert_eq(rs_list(c, &f, 0, &page), RS_CLIENT_OK, "%s", rs_client_errmsg(c));
+    cr_assert_eq(page->count, 3);
+    for (size_t i = 0; i < 3; i++) {
+        cr_expect_eq(page->jobs[i].parent, saga);
+        cr_expect_eq(page->jobs[i].step, 2 - i);
+        cr_expect_eq(page->jobs[i].status, RS_JOB_SUCCESS);
+    }
+    rs_job_list_free(page);
+    rs_client_close(c);
+    cr_expect_eq(worker_end(&w), RS_CLIENT_OK);
+}

@@ -176,6 +176,8 @@ struct rs_enqueue_opts {
     int64_t run_at_ms;        /* earliest start, Unix ms; 0: now */
     int64_t delay_ms;         /* earliest start relative to the daemon's clock, 0..30 days;
                                  0: now. Not together with run_at_ms */
+    uint64_t parent;          /* a step of this job (see rs_job_step); 0: not a step */
+    uint64_t step;            /* with parent: its position among the parent's calls */
 };
 
 /* Fill opts with "unset" everywhere. */
@@ -215,6 +217,8 @@ struct rs_job_info {
     int64_t run_at;      /* when it is (or was) next due, Unix ms */
     int64_t started_at;  /* when the latest attempt started, Unix ms; 0: never */
     int64_t finished_at; /* when the job became final, Unix ms; 0: not final */
+    uint64_t parent;     /* the job this is a step of; 0: not a step */
+    uint64_t step;       /* with parent: its position among the parent's calls */
 };
 
 /* One page of LIST, newest first. Owner: see the function that returned it. */
@@ -230,6 +234,7 @@ struct rs_list_filter {
     enum rs_job_status status;
     const char *name; /* only jobs of this function; NULL: any */
     unsigned limit;   /* page size 1..1000; 0: 100 */
+    uint64_t parent;  /* only the steps of this job; 0: any */
 };
 
 /* Free a completion and everything in it. NULL is a no-op. */
@@ -476,6 +481,26 @@ RS_CLIENT_API int64_t rs_job_deadline(const struct rs_job_ctx *job);
  * (rs_worker_set_stop_timeout): the handler should return soon; its outcome is dropped.
  */
 RS_CLIENT_API bool rs_job_cancelled(const struct rs_job_ctx *job);
+/*
+ * Durable steps (docs/architecture.md, "Steps"). Make the next enqueue with opts a step of
+ * this attempt: sets opts->parent to the job and opts->step to this attempt's next position
+ * (0, 1, 2, ... in call order). When the job runs again after a failure and makes the same
+ * calls in the same order, each finds the job it made before: a succeeded step is not run
+ * again (rs_await returns its result), a dead or cancelled one runs again. Enqueue through a
+ * client of the handler's own (not the worker's).
+ */
+RS_CLIENT_API void rs_job_step(struct rs_job_ctx *job, struct rs_enqueue_opts *opts);
+
+/*
+ * rs_await for a handler: job's attempt waits for the job `awaited` (typically its step).
+ * While it waits, the daemon lets its worker run steps in its slot, so a parent never keeps
+ * its own steps from running (whatever the concurrency). Through a client of the handler's
+ * own, as rs_await.
+ */
+RS_CLIENT_API enum rs_client_status rs_job_await(struct rs_job_ctx *job, struct rs_client *c,
+                                                 uint64_t awaited, int64_t timeout_ms,
+                                                 struct rs_completion **out) RS_CLIENT_MUST_CHECK;
+
 /* Store a copy of the result bytes (replacing an earlier one). RS_CLIENT_E_NOMEM on failure. */
 RS_CLIENT_API enum rs_client_status rs_job_set_result(struct rs_job_ctx *job, const void *result,
                                                       size_t len) RS_CLIENT_MUST_CHECK;
