@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <msgpack.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,30 @@
 #include "fields.h"
 #include "mpcheck.h"
 
-/* One decode in progress: where its error goes and the one array it allocated. */
+/*
+ * An array the decoder allocated (REGISTER's names, the entries of a list of maps): a message
+ * may carry several (STATISTICS has three), so they are chained and freed together.
+ */
+struct decode_owned {
+    struct decode_owned *next;
+    max_align_t entries[]; /* the array itself */
+};
+
+/* One decode in progress: where its error goes and the arrays it allocated. */
 struct decode {
     struct rs_error *err;
-    void *owned; /* REGISTER names or JOBS jobs; freed on failure, else given to the msg */
+    struct decode_owned *owned; /* freed on failure, else given to the msg */
 };
+
+/* Free a chain of decoder arrays. */
+static void decode_free_owned(struct decode_owned *o)
+{
+    while (o != NULL) {
+        struct decode_owned *next = o->next;
+        free(o);
+        o = next;
+    }
+}
 
 /*
  * A field's value handler: stores o into the struct at base, or returns a code and sets
@@ -193,14 +213,16 @@ static enum rs_code decode_array(struct decode *d, const struct field *f, const 
         return RS_E_BAD_VALUE;
     void *a = NULL;
     if (o->via.array.size > 0) {
-        a = calloc(o->via.array.size, size);
-        if (a == NULL) {
+        /* size is a struct's, the count is bounded by the field's max: no overflow */
+        struct decode_owned *own = calloc(1, sizeof(*own) + (size_t)o->via.array.size * size);
+        if (own == NULL) {
             *why = "out of memory";
             return RS_E_INTERNAL;
         }
+        own->next = d->owned;
+        d->owned = own;
+        a = own->entries;
     }
-    free(d->owned); /* unreachable with an entry: the one array field is not duplicated */
-    d->owned = a;
     memcpy(FIELD_AT(base, f->off), &a, sizeof(a)); /* the member is a typed pointer */
     *(uint32_t *)FIELD_AT(base, f->aux) = o->via.array.size;
     *out = a;
@@ -395,7 +417,7 @@ enum rs_code rs_msg_decode(struct rs_msg *msg, const uint8_t *body, size_t len,
     msgpack_unpacked_destroy(&up); /* nothing decoded points into the zone */
 
     if (rc != RS_OK) {
-        free(d.owned);
+        decode_free_owned(d.owned);
         memset(&msg->u, 0, sizeof(msg->u));
         return rc;
     }
@@ -403,10 +425,10 @@ enum rs_code rs_msg_decode(struct rs_msg *msg, const uint8_t *body, size_t len,
     return RS_OK;
 }
 
-/* Free the decoder's array and forget the pointers into it. */
+/* Free the decoder's arrays and forget the pointers into them. */
 void rs_msg_free(struct rs_msg *msg)
 {
-    free(msg->owned);
+    decode_free_owned(msg->owned);
     msg->owned = NULL;
     if (msg->type == RS_MSG_REGISTER) {
         msg->u.reg.names = NULL;
@@ -417,5 +439,12 @@ void rs_msg_free(struct rs_msg *msg)
     } else if (msg->type == RS_MSG_SCHEDULES) {
         msg->u.schedules.schedules = NULL;
         msg->u.schedules.nschedules = 0;
+    } else if (msg->type == RS_MSG_STATISTICS) {
+        msg->u.stats.functions = NULL;
+        msg->u.stats.nfunctions = 0;
+        msg->u.stats.queues = NULL;
+        msg->u.stats.nqueues = 0;
+        msg->u.stats.nodes = NULL;
+        msg->u.stats.nnodes = 0;
     }
 }
