@@ -182,14 +182,25 @@ struct jobstore_enqueue_op {
     void *arg;
     size_t n;
     bool failed;
+    bool alone;                    /* no input has a key: the insert is the only statement */
     struct jobstore_enqueued *out; /* n entries; id 0 = not known yet */
 };
 
-/* First statement: the jobs created, by input position. */
+static void jobstore_enqueue_keys(void *arg, PGresult *res, const char *err);
+
+/* First statement: the jobs created, by input position. Without keys it is the only one. */
 static void jobstore_enqueue_ins(void *arg, PGresult *res, const char *err)
 {
     struct jobstore_enqueue_op *op = arg;
 
+    if (op->alone) {
+        /* No input has a key: nothing to look up, every input was created. */
+        op->alone = false;
+        if (err == NULL)
+            jobstore_enqueue_ins(op, res, NULL);
+        jobstore_enqueue_keys(op, err != NULL ? res : NULL, err);
+        return;
+    }
     if (err != NULL || op->failed) {
         op->failed = true; /* the batch failed: the second callback reports it */
         return;
@@ -220,7 +231,7 @@ static void jobstore_enqueue_keys(void *arg, PGresult *res, const char *err)
     } else if (op->failed) {
         fail = &jobstore_bad_shape;
     } else {
-        for (int row = 0; row < PQntuples(res) && fail == NULL; row++) {
+        for (int row = 0; res != NULL && row < PQntuples(res) && fail == NULL; row++) {
             int64_t ord, id, revived_at;
 
             if (!pgbin_i64(res, row, 0, &ord) || !pgbin_i64(res, row, 1, &id) || ord < 1 ||
@@ -262,7 +273,7 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
     int lengths[14];
     struct jobstore_enqueue_op *op;
     enum pgconn_status st = PGCONN_NOMEM;
-    bool failed = false;
+    bool failed = false, any_key = false;
 
     if (n == 0 || n > INT32_MAX || cb == NULL)
         return PGCONN_INVALID;
@@ -293,6 +304,7 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
         }
         pgbin_array_bytes(&p[0], j->name, j->name_len);
         pgbin_array_bytes(&p[1], j->args != NULL ? j->args : "", j->args_len);
+        any_key |= j->key != NULL;
         if (j->key != NULL)
             pgbin_array_bytes(&p[2], j->key, j->key_len);
         else
@@ -340,7 +352,8 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
         op->cb = cb;
         op->arg = arg;
         op->n = n;
-        st = pgconn_submit(c, batch, 2);
+        op->alone = !any_key;
+        st = pgconn_submit(c, batch, any_key ? 2 : 1);
     }
     if (st != PGCONN_OK && op != NULL) {
         free(op->out);
