@@ -103,9 +103,12 @@ static void engine_on_reclaimed(void *arg, const struct jobstore_moved *rows, si
                  err->message);
         return;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        metrics_job_moved(rows[i].name, rows[i].name_len, METRICS_RECLAIMED,
+                          rows[i].status == JOBSTORE_DEAD);
         log_info("job %lld attempt %d reclaimed from a lapsed node: now %s", (long long)rows[i].id,
                  rows[i].attempt, jobstore_status_name(rows[i].status));
+    }
 }
 
 /* Lapsed node rows removed. */

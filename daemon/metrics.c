@@ -89,6 +89,16 @@ void metrics_job(uint32_t fn, enum metrics_job_event ev)
         metrics_table.fns[fn]->jobs[ev]++;
 }
 
+void metrics_job_moved(const char *name, size_t len, enum metrics_job_event ev, bool dead)
+{
+    if (name == NULL)
+        return;
+    uint32_t fn = metrics_fn_id(name, len);
+    metrics_job(fn, ev);
+    if (dead)
+        metrics_job(fn, METRICS_DEAD);
+}
+
 void metrics_attempt(uint32_t fn, uint64_t us)
 {
     if (fn > METRICS_MAX_FUNCTIONS || metrics_table.fns[fn] == NULL)

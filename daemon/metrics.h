@@ -3,11 +3,12 @@
  * histograms), connections, frames, ERRORs sent by code. One process-wide table; nothing is
  * allocated per event (a function's row is allocated once, the first time its name is seen,
  * and at most METRICS_MAX_FUNCTIONS names are tracked: later names share the row "_other").
- * Read by the Prometheus endpoint (metrics_http.c) and the STATS request (stats.c).
+ * Read by the Prometheus endpoint (metrics_text.c) and the STATS request (stats.c).
  */
 #ifndef RESEOLIOD_METRICS_H
 #define RESEOLIOD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,7 +29,8 @@ enum metrics_job_event {
     METRICS_SUCCEEDED,    /* an attempt's success was committed */
     METRICS_FAILED,       /* an attempt's failure was committed (retried or dead) */
     METRICS_DEAD,         /* a job became dead on an ACK */
-    METRICS_TIMED_OUT,    /* an attempt passed its deadline on this daemon */
+    METRICS_TIMED_OUT,    /* an attempt's timeout was committed by this daemon (expiry) */
+    METRICS_RECLAIMED,    /* an attempt of a lapsed node was taken back by this daemon */
     METRICS_JOB_EVENTS
 };
 
@@ -64,6 +66,9 @@ const struct metrics *metrics_get(void);
 uint32_t metrics_fn_id(const char *name, size_t len);
 
 void metrics_job(uint32_t fn, enum metrics_job_event ev);
+/* Count ev for the function name (len bytes; NULL counts nothing), and dead too when the job
+ * became dead: the rows an expiry or a reclaim moved. */
+void metrics_job_moved(const char *name, size_t len, enum metrics_job_event ev, bool dead);
 /* One attempt of fn took us microseconds (dispatch to ACK). */
 void metrics_attempt(uint32_t fn, uint64_t us);
 void metrics_conn_accepted(void);

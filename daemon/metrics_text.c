@@ -26,8 +26,13 @@ static const struct {
     {"reseolio_jobs_started_total", "Attempts dispatched to a worker."},
     {"reseolio_jobs_succeeded_total", "Attempts whose success was committed."},
     {"reseolio_jobs_failed_total", "Attempts whose failure was committed (retried or dead)."},
-    {"reseolio_jobs_dead_total", "Jobs that became dead on a failed attempt."},
-    {"reseolio_jobs_timed_out_total", "Attempts that passed their deadline on this daemon."},
+    {"reseolio_jobs_dead_total",
+     "Jobs this daemon made dead: on a failed attempt, a timeout or a reclaim."},
+    {"reseolio_jobs_timed_out_total",
+     "Attempts whose timeout this daemon committed (its own at the deadline, other daemons' "
+     "after a grace)."},
+    {"reseolio_jobs_reclaimed_total",
+     "Attempts this daemon took back from daemons whose heartbeat lapsed."},
 };
 
 /* Write s as a label value: backslash, double quote and newline escaped. */

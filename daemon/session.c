@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "log.h"
 #include "server.h"
+#include "stats.h"
 #include "storage_identity.h"
 
 /* Body errors tolerated on one connection before it is dropped. */
@@ -208,6 +209,8 @@ static int session_dispatch(struct conn *c, const struct rs_msg *msg)
     case RS_MSG_SCHEDULE_DELETE:
     case RS_MSG_SCHEDULE_LIST:
         return session_on_engine_request(c, msg);
+    case RS_MSG_STATS:
+        return stats_request(c, msg);
     case RS_MSG_WELCOME:
     case RS_MSG_ERROR:
     case RS_MSG_PONG:
@@ -220,6 +223,7 @@ static int session_dispatch(struct conn *c, const struct rs_msg *msg)
     case RS_MSG_JOBS:
     case RS_MSG_SCHEDULE:
     case RS_MSG_SCHEDULES:
+    case RS_MSG_STATISTICS:
         return conn_send_error(c, msg->request_id, RS_E_UNEXPECTED, false,
                                "%s is sent by the daemon, never to it",
                                rs_msg_type_name(msg->type));

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "fixture.h"
@@ -231,4 +234,146 @@ Test(metrics, bad_requests_do_not_hurt, .fini = stop)
     cr_expect_eq(r.msg.type, RS_MSG_PONG);
     wire_reply_free(&r);
     ec_close(&c);
+}
+
+/* Scrape until series of fn reaches want (the counters move when the store commits, which a
+ * client cannot await), bounded; returns the last scrape. */
+static char *scrape_until(const char *name, const char *fn, double want)
+{
+    char *m = NULL;
+    for (int i = 0; i < 200; i++) {
+        free(m);
+        m = scrape();
+        if (series(m, name, fn) >= want)
+            break;
+        usleep(50 * 1000);
+    }
+    return m;
+}
+
+/* An attempt that passes its deadline is counted as timed out when the daemon expires it, and
+ * the job it leaves dead (its last attempt) as dead; not as failed, which counts ACKs. */
+Test(metrics, timeouts_are_counted_with_the_dead_they_make, .fini = stop)
+{
+    start("metrics4");
+    struct ec app, worker;
+    fx_client(&fx, &app);
+    fx_client(&fx, &worker);
+    cr_assert_eq(ec_register(&worker, "m:slow", 4), 0);
+    enum { NSLOW = 2 };
+    for (int i = 0; i < NSLOW; i++) {
+        struct rs_enqueue e;
+        memset(&e, 0, sizeof(e));
+        e.name = RS_STR("m:slow");
+        e.has |= RS_HAS_MAX_ATTEMPTS | RS_HAS_TIMEOUT;
+        e.max_attempts = i == 0 ? 1 : 2; /* the first dies of its timeout, the second retries */
+        e.timeout_ms = 200;
+        cr_assert_gt(ec_enqueue(&app, &e, NULL, NULL, 0), 0);
+    }
+    /* Never ACK: each attempt ends with ABANDON timeout. */
+    for (int i = 0; i < NSLOW; i++) {
+        struct wire_reply a;
+        cr_assert_eq(ec_next(&worker, RS_MSG_ABANDON, T, &a), 0, "ABANDON %d", i);
+        cr_expect_eq(a.msg.u.abandon.reason, RS_ABANDON_TIMEOUT);
+        wire_reply_free(&a);
+    }
+    char *m = scrape_until("reseolio_jobs_timed_out_total", "m:slow", NSLOW);
+    cr_expect_eq(series(m, "reseolio_jobs_timed_out_total", "m:slow"), NSLOW);
+    cr_expect_eq(series(m, "reseolio_jobs_dead_total", "m:slow"), 1);
+    cr_expect_eq(series(m, "reseolio_jobs_failed_total", "m:slow"), 0);
+    cr_expect_eq(series(m, "reseolio_jobs_reclaimed_total", "m:slow"), 0);
+    free(m);
+    ec_close(&app);
+    ec_close(&worker);
+}
+
+/* A running job whose daemon stopped heartbeating is reclaimed by this one: counted as
+ * reclaimed under its function, and as dead when that was its last attempt. */
+Test(metrics, reclaimed_attempts_are_counted, .fini = stop)
+{
+    snprintf(maddr, sizeof(maddr), "/tmp/rs-metrics-%ld.sock", (long)getpid());
+    const char *extra[] = {"--metrics-addr", maddr, "--heartbeat-ms", "200", NULL};
+    fx_start(&fx, "metrics5", extra);
+    /* Two jobs "running" under a node that has no heartbeat row: one on its last attempt. */
+    cr_assert_eq(fx_int(&fx, "WITH ins AS (INSERT INTO reseolio.jobs (name, status, attempt,"
+                             " max_attempts, run_at, created_at, started_at, lease_node,"
+                             " lease_expires_at) SELECT 'm:lost', 'running', 1, m, now(), now(),"
+                             " now(), '00000000-0000-0000-0000-0000000000ab',"
+                             " now() + interval '1 hour' FROM (VALUES (1), (3)) v(m)"
+                             " RETURNING 1) SELECT count(*) FROM ins"),
+                 2);
+    char *m = scrape_until("reseolio_jobs_reclaimed_total", "m:lost", 2);
+    cr_expect_eq(series(m, "reseolio_jobs_reclaimed_total", "m:lost"), 2);
+    cr_expect_eq(series(m, "reseolio_jobs_dead_total", "m:lost"), 1);
+    cr_expect_eq(series(m, "reseolio_jobs_timed_out_total", "m:lost"), 0);
+    free(m);
+    cr_expect_eq(fx_int(&fx, "SELECT count(*) FROM reseolio.jobs WHERE name = 'm:lost'"
+                             " AND status = 'dead'"),
+                 1);
+}
+
+/* A connection to the metrics socket, not yet sending anything. */
+static int metrics_connect(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    cr_assert_geq(fd, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", maddr);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    return fd;
+}
+
+/* Read what the server sends on fd within ms: the byte count, 0 at EOF, -1 when nothing came
+ * (the connection is still open). */
+static ssize_t metrics_read(int fd, char *buf, size_t size, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, ms) <= 0)
+        return -1;
+    return read(fd, buf, size);
+}
+
+/* At most METRICS_HTTP_MAX_CONNS (16) connections are open at once: one more is closed at
+ * once, the open ones are still served, and once some end new ones are served again. */
+Test(metrics, connections_over_the_cap_are_closed, .fini = stop)
+{
+    enum { CAP = 16 };
+    start("metrics6");
+    int fds[CAP];
+    for (int i = 0; i < CAP; i++)
+        fds[i] = metrics_connect();
+    /* The last of those is accepted only when the daemon gets to it: the healthz below goes
+     * through all of them first, so wait for the over-cap one to be closed. */
+    char buf[4096];
+    int extra = metrics_connect();
+    cr_expect_eq(metrics_read(extra, buf, sizeof(buf), 5000), 0, "over the cap: closed");
+    close(extra);
+
+    /* The open ones are still served. */
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    cr_assert_eq(write(fds[0], req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+    ssize_t n = metrics_read(fds[0], buf, sizeof(buf) - 1, 5000);
+    cr_assert_gt(n, 0);
+    buf[n] = '\0';
+    /* 200, or 503 while the daemon's PostgreSQL session is still being set up */
+    cr_expect(strncmp(buf, "HTTP/1.1 200", 12) == 0 || strncmp(buf, "HTTP/1.1 503", 12) == 0, "%s",
+              buf);
+    close(fds[0]);
+    for (int i = 1; i < CAP / 2; i++)
+        close(fds[i]);
+
+    /* Slots are free again (after the server noticed): a plain GET is answered. */
+    int code = -1;
+    char *body = NULL;
+    for (int i = 0; i < 200 && code != 200; i++) {
+        free(body);
+        body = NULL;
+        code = httpget(maddr, "/healthz", &body);
+        if (code != 200)
+            usleep(50 * 1000);
+    }
+    cr_expect_eq(code, 200);
+    free(body);
+    for (int i = CAP / 2; i < CAP; i++)
+        close(fds[i]);
 }
