@@ -241,6 +241,8 @@ static enum rs_msg_type client_reply_type(enum call_kind kind)
         return RS_MSG_SCHEDULE;
     case CALL_SCHEDULES:
         return RS_MSG_SCHEDULES;
+    case CALL_STATS:
+        return RS_MSG_STATISTICS;
     case CALL_REGISTER:
     case CALL_ACK:
     case CALL_SCHEDULE_DELETE:

@@ -32,6 +32,7 @@ enum call_kind {
     CALL_SCHEDULE,        /* SCHEDULE: SCHEDULE_PUT, _GET, _PAUSE, _RESUME */
     CALL_SCHEDULES,       /* SCHEDULES */
     CALL_SCHEDULE_DELETE, /* OK */
+    CALL_STATS,           /* STATISTICS */
 };
 
 /*
@@ -46,6 +47,7 @@ struct client_reply {
     struct rs_job_list *list;
     struct rs_schedule_info *schedule;
     struct rs_schedule_page *schedules;
+    struct rs_stats *stats;
     bool done; /* set when a blocking call's reply arrived */
     char error[512];
     char code[32];
@@ -154,6 +156,11 @@ enum rs_client_status calls_await(struct rs_client *c, uint64_t job, int64_t tim
 
 /* SCHEDULE and SCHEDULES into r (schedules.c); 0, or -1 out of memory. */
 int schedules_reply(struct client_reply *r, enum call_kind kind, const struct rs_msg *m);
+
+/* ---- stats.c ---- */
+
+/* STATISTICS into r->stats, owned copies. 0, or -1 out of memory (reply_clear frees it). */
+int stats_reply(struct client_reply *r, const struct rs_statistics *m);
 
 enum rs_client_status reply_from_msg(struct client_reply *r, enum call_kind kind,
                                      const struct rs_msg *m);

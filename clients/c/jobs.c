@@ -213,6 +213,9 @@ enum rs_client_status reply_from_msg(struct client_reply *r, enum call_kind kind
     case CALL_SCHEDULES:
         rc = schedules_reply(r, kind, m);
         break;
+    case CALL_STATS:
+        rc = stats_reply(r, &m->u.stats);
+        break;
     case CALL_HELLO:
     case CALL_PING:
     case CALL_REGISTER:
@@ -239,6 +242,7 @@ void reply_move(struct client_reply *dst, struct client_reply *src)
     src->list = NULL;
     src->schedule = NULL;
     src->schedules = NULL;
+    src->stats = NULL;
     src->pub.schedule = NULL;
     src->pub.schedules = NULL;
     src->pub.completion = NULL;
@@ -254,6 +258,8 @@ void reply_clear(struct client_reply *r)
     rs_job_list_free(r->list);
     rs_schedule_info_free(r->schedule);
     rs_schedule_page_free(r->schedules);
+    rs_stats_free(r->stats);
+    r->stats = NULL;
     r->schedule = NULL;
     r->schedules = NULL;
     r->pub.schedule = NULL;

@@ -96,7 +96,7 @@ static const struct usage_case usage_cases[] = {
     {{"--timeout", "5s", "status"}, "not '5s'"},
     {{"--socket"}, "--socket needs a value"},
     {{"status", "extra"}, "status: unexpected argument 'extra'"},
-    {{"status", "--max-jobs", "0"}, "--max-jobs must be"},
+    {{"status", "--max-jobs", "1"}, "unknown option '--max-jobs'"},
     {{"jobs"}, "jobs: which subcommand?"},
     {{"jobs", "frob"}, "unknown subcommand 'frob'"},
     {{"jobs", "show"}, "jobs show: which job?"},

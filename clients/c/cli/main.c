@@ -17,7 +17,7 @@ static const char main_usage[] =
     "Look at and steer reseoliod, the Reseolio daemon of this host, and its jobs.\n"
     "\n"
     "commands:\n"
-    "  status                          the daemon, and its jobs by function and status\n"
+    "  status                          the daemon, database, nodes, queues and counters\n"
     "  jobs list                       jobs, newest first, filtered\n"
     "  jobs show ID                    one job, its arguments and result as JSON\n"
     "  jobs enqueue NAME --args JSON   call a function: make a job\n"

@@ -1,7 +1,6 @@
 /*
- * `reseolio status`. For each status, LIST pages (newest first) are read until the cap; each
- * job adds one to its function's count. A count at the cap with more pages left is a lower
- * bound, and is marked so ("capped" in JSON, "+" in text).
+ * `reseolio status`: one STATS request (rs_stats), shown as blocks of text or as one JSON
+ * document. Exit status 3 when the daemon answers but its PostgreSQL session is down.
  */
 #include "status.h"
 
@@ -11,221 +10,196 @@
 #include <string.h>
 
 #include "flags.h"
-#include "jobview.h"
-
-#define STATUS_PAGE        1000  /* LIST's largest page */
-#define STATUS_DEFAULT_CAP 10000 /* jobs counted per status by default */
 
 static const char status_usage[] =
-    "usage: reseolio status [--max-jobs N]\n"
+    "usage: reseolio status\n"
     "\n"
-    "The daemon this tool talks to (version, node, storage, socket) and its jobs counted by\n"
-    "function and status.\n"
-    "  --max-jobs N   count at most N jobs per status, 1..1000000 (default 10000)\n"
+    "What the daemon this tool talks to says of itself (version, node, pid, uptime, clients),\n"
+    "of its database (storage, schema, whether its session is up), of the daemons on that\n"
+    "database (their heartbeats), of the queues (jobs pending and running by function, on the\n"
+    "whole database, counted at most once a second), and its own counters by function since it\n"
+    "started (enqueued, started, succeeded, failed, dead, timed out, reclaimed).\n"
     "\n"
-    "The counts are computed by this tool from LIST pages, newest jobs first, because the\n"
-    "protocol has no statistics message yet: a count shown as N+ (\"capped\": true in JSON)\n"
-    "stopped at the cap and there are more.\n";
+    "Exit status 0; 3 when the daemon cannot be reached, or when it answers but its PostgreSQL\n"
+    "session is down (everything it knows is printed all the same).\n";
 
-/* The counts: a JSON object used as a hash map, name -> [count per status]. */
-struct status_counts {
-    json_t *by_name;
-    json_int_t total[JOBVIEW_STATUSES];
-    bool capped[JOBVIEW_STATUSES];
-};
-
-/* Add one job of function name in status s. Returns 0, or -1 when memory ran out. */
-static int status_add(struct status_counts *sc, const char *name, enum rs_job_status s)
+/* The socket this tool talks to, for people. */
+static void status_socket(const struct cli *cli, char *buf, size_t size)
 {
-    json_t *row = json_object_get(sc->by_name, name);
-    if (row == NULL) {
-        row = json_pack("[iiiii]", 0, 0, 0, 0, 0);
-        if (row == NULL || json_object_set_new(sc->by_name, name, row) != 0)
-            return -1;
-    }
-    json_t *cell = json_array_get(row, (size_t)s);
-    sc->total[s]++;
-    return json_integer_set(cell, json_integer_value(cell) + 1);
-}
-
-/* Count the jobs in status s, up to cap. Returns CLI_EXIT_OK or the exit status. */
-static int status_count(struct cli *cli, struct status_counts *sc, enum rs_job_status s,
-                        int64_t cap)
-{
-    struct rs_list_filter filter = {.by_status = true, .status = s};
-    uint64_t cursor = 0;
-    int64_t counted = 0;
-    do {
-        int64_t left = cap - counted;
-        filter.limit = (unsigned)(left < STATUS_PAGE ? left : STATUS_PAGE);
-        struct rs_job_list *l = NULL;
-        enum rs_client_status st = rs_list(cli->client, &filter, cursor, &l);
-        if (st != RS_CLIENT_OK)
-            return cli_call_failed(cli, st, "cannot count jobs");
-        int rc = 0;
-        for (size_t i = 0; i < l->count && rc == 0; i++)
-            rc = status_add(sc, l->jobs[i].name, s);
-        counted += (int64_t)l->count;
-        cursor = l->next;
-        rs_job_list_free(l);
-        if (rc != 0) {
-            cli_error("out of memory counting jobs");
-            return CLI_EXIT_FAILED;
-        }
-    } while (cursor != 0 && counted < cap);
-    sc->capped[s] = cursor != 0;
-    return CLI_EXIT_OK;
-}
-
-/* qsort order of function names. */
-static int status_cmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The function names, sorted; NULL when memory ran out. The caller frees the array only. */
-static const char **status_names(const struct status_counts *sc, size_t *n)
-{
-    *n = json_object_size(sc->by_name);
-    const char **names = malloc((*n > 0 ? *n : 1) * sizeof(*names));
-    if (names == NULL)
-        return NULL;
-    size_t i = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach(sc->by_name, k, v)
-    {
-        names[i++] = k;
-    }
-    qsort(names, *n, sizeof(*names), status_cmp);
-    return names;
-}
-
-/* The "daemon" object: what WELCOME said, and the socket. */
-static json_t *status_daemon_json(const struct rs_client_welcome *w, const char *socket)
-{
-    return json_pack("{s:s, s:i, s:s, s:s, s:I, s:s}", "server", w->server, "protocol",
-                     (int)w->version, "node", w->node, "storage", w->storage, "max_frame",
-                     (json_int_t)w->max_frame, "socket", socket);
-}
-
-/* One function's counts: {"name", "pending", ..., "cancelled"}. */
-static json_t *status_fn_json(const struct status_counts *sc, const char *name)
-{
-    json_t *row = json_object_get(sc->by_name, name);
-    json_t *fn = json_pack("{s:s}", "name", name);
-    for (int s = 0; fn != NULL && s < JOBVIEW_STATUSES; s++)
-        if (json_object_set(fn, rs_job_status_name((enum rs_job_status)s),
-                            json_array_get(row, (size_t)s)) != 0) {
-            json_decref(fn);
-            fn = NULL;
-        }
-    return fn;
-}
-
-/* The "jobs" object: totals per status, and one entry per function, by name. */
-static json_t *status_jobs_json(const struct status_counts *sc, int64_t cap)
-{
-    size_t n;
-    const char **names = status_names(sc, &n);
-    if (names == NULL)
-        return NULL;
-    json_t *totals = json_object(), *fns = json_array();
-    bool ok = totals != NULL && fns != NULL;
-    for (int s = 0; ok && s < JOBVIEW_STATUSES; s++)
-        ok = json_object_set_new(
-                 totals, rs_job_status_name((enum rs_job_status)s),
-                 json_pack("{s:I, s:b}", "count", sc->total[s], "capped", sc->capped[s])) == 0;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = json_array_append_new(fns, status_fn_json(sc, names[i])) == 0;
-    free(names);
-    if (!ok) {
-        json_decref(totals);
-        json_decref(fns);
-        return NULL;
-    }
-    return json_pack("{s:s, s:I, s:o, s:o}", "counted_from", "LIST", "max_jobs_per_status",
-                     (json_int_t)cap, "totals", totals, "functions", fns);
-}
-
-/* One count for the table: "N", or "N+" when the count stopped at the cap. */
-static void status_print_cell(json_int_t n, bool capped, int width)
-{
-    char cell[32];
-    snprintf(cell, sizeof(cell), "%lld%s", (long long)n, capped ? "+" : "");
-    printf(" %*s", width, cell);
-}
-
-/* The table of counts, one row per function. Returns 0, or -1 when memory ran out. */
-static int status_print_counts(const struct status_counts *sc, int64_t cap)
-{
-    static const int widths[JOBVIEW_STATUSES] = {8, 8, 8, 8, 10};
-    size_t n;
-    const char **names = status_names(sc, &n);
-    if (names == NULL)
-        return -1;
-    int w = 8; /* the widest name, but a very long one only pushes its own row */
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(names[i]);
-        if (len > (size_t)w && len <= 60)
-            w = (int)len;
-    }
-    printf("%-*s %8s %8s %8s %8s %10s\n", w, "FUNCTION", "PENDING", "RUNNING", "SUCCESS", "DEAD",
-           "CANCELLED");
-    for (size_t i = 0; i < n; i++) {
-        json_t *row = json_object_get(sc->by_name, names[i]);
-        printf("%-*s", w, names[i]);
-        for (int s = 0; s < JOBVIEW_STATUSES; s++)
-            status_print_cell(json_integer_value(json_array_get(row, (size_t)s)), sc->capped[s],
-                              widths[s]);
-        putchar('\n');
-    }
-    printf("%-*s", w, "(all)");
-    for (int s = 0; s < JOBVIEW_STATUSES; s++)
-        status_print_cell(sc->total[s], sc->capped[s], widths[s]);
-    printf("\n\ncounted by this tool from LIST, newest first, at most %" PRId64
-           " jobs per status;\nN+ means the count stopped there (the protocol has no statistics "
-           "message yet)\n",
-           cap);
-    free(names);
-    return 0;
-}
-
-/* The daemon block of the text output. */
-static void status_print_daemon(const struct rs_client_welcome *w, const char *socket)
-{
-    printf("%-10s %s, protocol %u\n", "daemon", w->server, (unsigned)w->version);
-    printf("%-10s %s\n", "node", w->node);
-    printf("%-10s %s\n", "storage", w->storage);
-    printf("%-10s %s\n", "socket", socket);
-    printf("%-10s %u bytes\n\n", "max frame", (unsigned)w->max_frame);
-}
-
-/* Print what was gathered. */
-static int status_print(struct cli *cli, const struct status_counts *sc, int64_t cap)
-{
-    char socket[128];
     if (cli->socket != NULL)
-        snprintf(socket, sizeof(socket), "%s", cli->socket);
-    else if (rs_client_default_socket(socket, sizeof(socket)) != 0)
-        snprintf(socket, sizeof(socket), "?");
-    const struct rs_client_welcome *w = rs_client_welcome(cli->client);
-    if (cli->json)
-        return cli_print_json(json_pack("{s:o, s:o}", "daemon", status_daemon_json(w, socket),
-                                        "jobs", status_jobs_json(sc, cap)));
-    status_print_daemon(w, socket);
-    if (status_print_counts(sc, cap) != 0) {
-        cli_error("out of memory printing the counts");
-        return CLI_EXIT_FAILED;
-    }
-    return CLI_EXIT_OK;
+        snprintf(buf, size, "%s", cli->socket);
+    else if (rs_client_default_socket(buf, size) != 0)
+        snprintf(buf, size, "?");
 }
 
-/* Parse, connect, count every status, print. */
+/* The "daemon" object. */
+static json_t *status_daemon_json(const struct rs_stats *s, const struct rs_client_welcome *w,
+                                  const char *socket)
+{
+    return json_pack("{s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I}", "server", s->server,
+                     "protocol", (int)w->version, "node", s->node, "pid", (json_int_t)s->pid,
+                     "started_at", (json_int_t)s->started_at, "uptime_ms", (json_int_t)s->uptime_ms,
+                     "connections", (json_int_t)s->connections, "workers", (json_int_t)s->workers,
+                     "running", (json_int_t)s->running, "socket", socket, "max_frame",
+                     (json_int_t)w->max_frame);
+}
+
+/* The "database" object. */
+static json_t *status_database_json(const struct rs_stats *s)
+{
+    json_t *counted = s->counted_at != 0 ? json_integer(s->counted_at) : json_null();
+    json_t *err = s->count_error != NULL ? json_string(s->count_error) : json_null();
+    return json_pack("{s:s, s:s, s:b, s:o, s:o}", "storage", s->storage, "schema", s->schema, "up",
+                     s->storage_up, "counted_at", counted, "count_error", err);
+}
+
+/* The three lists as JSON arrays; NULL when memory ran out. */
+static json_t *status_lists_json(const struct rs_stats *s, json_t **queues, json_t **nodes)
+{
+    json_t *fns = json_array();
+    *queues = json_array();
+    *nodes = json_array();
+    bool ok = fns != NULL && *queues != NULL && *nodes != NULL;
+    for (size_t i = 0; ok && i < s->nfunctions; i++) {
+        const struct rs_stats_function *f = &s->functions[i];
+        ok = json_array_append_new(
+                 fns, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "name",
+                                f->name, "enqueued", (json_int_t)f->enqueued, "deduplicated",
+                                (json_int_t)f->deduplicated, "started", (json_int_t)f->started,
+                                "succeeded", (json_int_t)f->succeeded, "failed",
+                                (json_int_t)f->failed, "dead", (json_int_t)f->dead, "timed_out",
+                                (json_int_t)f->timed_out, "reclaimed", (json_int_t)f->reclaimed,
+                                "duration_count", (json_int_t)f->duration_count, "duration_sum_us",
+                                (json_int_t)f->duration_sum_us)) == 0;
+    }
+    for (size_t i = 0; ok && i < s->nqueues; i++) {
+        const struct rs_stats_queue *q = &s->queues[i];
+        ok = json_array_append_new(*queues, json_pack("{s:s, s:I, s:I}", "name", q->name, "pending",
+                                                      (json_int_t)q->pending, "running",
+                                                      (json_int_t)q->running)) == 0;
+    }
+    for (size_t i = 0; ok && i < s->nnodes; i++) {
+        const struct rs_stats_node *n = &s->nodes[i];
+        ok = json_array_append_new(*nodes,
+                                   json_pack("{s:s, s:s, s:I, s:I, s:I}", "id", n->id, "host",
+                                             n->host, "pid", (json_int_t)n->pid, "heartbeat_age_ms",
+                                             (json_int_t)n->heartbeat_age_ms, "started_at",
+                                             (json_int_t)n->started_at)) == 0;
+    }
+    if (!ok) {
+        json_decref(fns);
+        json_decref(*queues);
+        json_decref(*nodes);
+        *queues = *nodes = NULL;
+        return NULL;
+    }
+    return fns;
+}
+
+/* The whole document; NULL when memory ran out. */
+static json_t *status_json(const struct rs_stats *s, const struct rs_client_welcome *w,
+                           const char *socket)
+{
+    json_t *queues, *nodes, *fns = status_lists_json(s, &queues, &nodes);
+    if (fns == NULL)
+        return NULL;
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:b}", "daemon", status_daemon_json(s, w, socket),
+                     "database", status_database_json(s), "nodes", nodes, "queues", queues,
+                     "functions", fns, "truncated", s->truncated);
+}
+
+/* "3d 04:05:06" or "04:05:06" for a duration in ms. */
+static void status_duration(uint64_t ms, char *buf, size_t size)
+{
+    uint64_t t = ms / 1000, d = t / 86400;
+    if (d > 0)
+        snprintf(buf, size, "%" PRIu64 "d %02u:%02u:%02u", d, (unsigned)(t / 3600 % 24),
+                 (unsigned)(t / 60 % 60), (unsigned)(t % 60));
+    else
+        snprintf(buf, size, "%02u:%02u:%02u", (unsigned)(t / 3600), (unsigned)(t / 60 % 60),
+                 (unsigned)(t % 60));
+}
+
+/* Widen the name column w for name; a very long name only pushes its own row. */
+static void status_widen(int *w, const char *name)
+{
+    size_t len = strlen(name);
+    if (len > (size_t)*w && len <= 60)
+        *w = (int)len;
+}
+
+/* The daemon and database blocks. */
+static void status_print_head(const struct rs_stats *s, const struct rs_client_welcome *w,
+                              const char *socket)
+{
+    char up[32], at[40];
+    status_duration(s->uptime_ms, up, sizeof(up));
+    printf("%-10s %s, protocol %u, pid %" PRIu64 ", up %s\n", "daemon", s->server,
+           (unsigned)w->version, s->pid, up);
+    printf("%-10s %s\n", "node", s->node);
+    printf("%-10s %s\n", "socket", socket);
+    printf("%-10s %" PRIu64 " connection(s), %" PRIu64 " worker(s), %" PRIu64
+           " attempt(s) running here\n",
+           "clients", s->connections, s->workers, s->running);
+    printf("%-10s %s, schema %s: %s\n", "storage", s->storage, s->schema,
+           s->storage_up ? "up" : "DOWN");
+    if (s->counted_at != 0)
+        cli_format_time(s->counted_at, at, sizeof(at));
+    printf("%-10s %s\n", "counted", s->counted_at != 0 ? at : "never");
+    if (s->count_error != NULL)
+        printf("%-10s %s\n", "count", s->count_error);
+    if (s->truncated)
+        printf("%-10s lists cut to fit the frame limit\n", "note");
+}
+
+/* The nodes, queues and counters tables. */
+static void status_print_tables(const struct rs_stats *s)
+{
+    printf("\nNODES\n%-32s %-20s %8s %12s %s\n", "ID", "HOST", "PID", "HEARTBEAT", "STARTED");
+    for (size_t i = 0; i < s->nnodes; i++) {
+        const struct rs_stats_node *n = &s->nodes[i];
+        char at[40], age[32];
+        cli_format_time(n->started_at, at, sizeof(at));
+        snprintf(age, sizeof(age), "%.1fs ago", (double)n->heartbeat_age_ms / 1000.0);
+        printf("%-32s %-20s %8" PRIu64 " %12s %s%s\n", n->id, n->host, n->pid, age, at,
+               strcmp(n->id, s->node) == 0 ? "  (this daemon)" : "");
+    }
+
+    int w = 8;
+    for (size_t i = 0; i < s->nqueues; i++)
+        status_widen(&w, s->queues[i].name);
+    printf("\nQUEUES (whole database)\n%-*s %8s %8s\n", w, "FUNCTION", "PENDING", "RUNNING");
+    if (s->nqueues == 0)
+        printf("(no pending or running jobs)\n");
+    for (size_t i = 0; i < s->nqueues; i++)
+        printf("%-*s %8" PRIu64 " %8" PRIu64 "\n", w, s->queues[i].name, s->queues[i].pending,
+               s->queues[i].running);
+
+    w = 8;
+    for (size_t i = 0; i < s->nfunctions; i++)
+        status_widen(&w, s->functions[i].name);
+    printf("\nCOUNTERS (this daemon, since it started)\n%-*s %8s %8s %9s %8s %8s %9s %9s %9s\n", w,
+           "FUNCTION", "ENQUEUED", "STARTED", "SUCCEEDED", "FAILED", "DEAD", "TIMED_OUT",
+           "RECLAIMED", "AVG_MS");
+    if (s->nfunctions == 0)
+        printf("(nothing counted yet)\n");
+    for (size_t i = 0; i < s->nfunctions; i++) {
+        const struct rs_stats_function *f = &s->functions[i];
+        char avg[24] = "-";
+        if (f->duration_count > 0)
+            snprintf(avg, sizeof(avg), "%.1f",
+                     (double)f->duration_sum_us / (double)f->duration_count / 1000.0);
+        printf("%-*s %8" PRIu64 " %8" PRIu64 " %9" PRIu64 " %8" PRIu64 " %8" PRIu64 " %9" PRIu64
+               " %9" PRIu64 " %9s\n",
+               w, f->name, f->enqueued, f->started, f->succeeded, f->failed, f->dead, f->timed_out,
+               f->reclaimed, avg);
+    }
+}
+
+/* Parse, connect, ask, print. */
 int status_run(struct cli *cli, int argc, char **argv)
 {
-    const char *max_jobs = NULL;
-    const struct flag spec[] = {{"max-jobs", &max_jobs, NULL}, {NULL, NULL, NULL}};
+    const struct flag spec[] = {{NULL, NULL, NULL}};
     struct flags f = {.cmd = "status", .spec = spec};
     int rc = flags_parse(&f, cli, argc, argv);
     if (rc != CLI_EXIT_OK)
@@ -234,21 +208,26 @@ int status_run(struct cli *cli, int argc, char **argv)
         fputs(status_usage, stdout);
         return CLI_EXIT_OK;
     }
-    int64_t cap = STATUS_DEFAULT_CAP;
-    if (max_jobs != NULL &&
-        (rc = flags_int(f.cmd, "--max-jobs", max_jobs, 1, 1000000, &cap)) != CLI_EXIT_OK)
-        return rc;
     if ((rc = cli_connect(cli)) != CLI_EXIT_OK)
         return rc;
-    struct status_counts sc = {.by_name = json_object()};
-    if (sc.by_name == NULL) {
-        cli_error("out of memory");
-        return CLI_EXIT_FAILED;
+    struct rs_stats *s = NULL;
+    enum rs_client_status st = rs_stats(cli->client, &s);
+    if (st != RS_CLIENT_OK)
+        return cli_call_failed(cli, st, "cannot read the daemon's statistics");
+    char socket[128];
+    status_socket(cli, socket, sizeof(socket));
+    const struct rs_client_welcome *w = rs_client_welcome(cli->client);
+    if (cli->json) {
+        rc = cli_print_json(status_json(s, w, socket));
+    } else {
+        status_print_head(s, w, socket);
+        status_print_tables(s);
+        rc = fflush(stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
     }
-    for (int s = 0; rc == CLI_EXIT_OK && s < JOBVIEW_STATUSES; s++)
-        rc = status_count(cli, &sc, (enum rs_job_status)s, cap);
-    if (rc == CLI_EXIT_OK)
-        rc = status_print(cli, &sc, cap);
-    json_decref(sc.by_name);
+    if (rc == CLI_EXIT_OK && !s->storage_up) {
+        cli_error("the daemon's PostgreSQL session is down");
+        rc = CLI_EXIT_UNAVAILABLE;
+    }
+    rs_stats_free(s);
     return rc;
 }

@@ -1,7 +1,6 @@
 /*
- * `reseolio status`: the daemon (from WELCOME) and its jobs counted by function and status.
- * The counts are made here from LIST pages and capped per status: the protocol has no
- * statistics message yet (a STATS message is a later addition; then this uses it).
+ * `reseolio status`: the daemon, its database, the daemons on it, the queues by function and
+ * status, and the daemon's counters by function, all from one STATS request.
  */
 #ifndef RESEOLIO_CLI_STATUS_H
 #define RESEOLIO_CLI_STATUS_H

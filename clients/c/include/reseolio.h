@@ -363,6 +363,58 @@ RS_CLIENT_API enum rs_client_status
 rs_schedule_list(struct rs_client *c, const char *after, unsigned limit,
                  struct rs_schedule_page **out) RS_CLIENT_MUST_CHECK;
 
+/* ---- Statistics (STATS) ----------------------------------------------------------------- */
+
+/* One function's counters on the daemon, since it started. */
+struct rs_stats_function {
+    char *name; /* "_other": the names past the daemon's 1000th */
+    uint64_t enqueued, deduplicated, started, succeeded, failed, dead, timed_out, reclaimed;
+    uint64_t duration_count;  /* attempts with a measured duration (DISPATCH to ACK) */
+    uint64_t duration_sum_us; /* their total, microseconds */
+};
+
+/* Jobs of one function not yet final, on the whole database. */
+struct rs_stats_queue {
+    char *name;
+    uint64_t pending, running;
+};
+
+/* One daemon on the database. */
+struct rs_stats_node {
+    char *id, *host;
+    uint64_t pid;
+    int64_t heartbeat_age_ms; /* since its last heartbeat */
+    int64_t started_at;       /* Unix ms */
+};
+
+/* What the daemon says of itself, its database and its queues (docs/protocol.md, STATISTICS).
+ * Owner: the caller of rs_stats; release with rs_stats_free. */
+struct rs_stats {
+    char *server, *node; /* "reseoliod/0.1.0", its node id */
+    uint64_t pid;
+    int64_t started_at; /* Unix ms */
+    uint64_t uptime_ms;
+    uint64_t connections, workers, running;
+    char *storage, *schema;
+    bool storage_up;    /* its PostgreSQL session is up */
+    int64_t counted_at; /* when queues and nodes were counted, Unix ms; 0: never */
+    char *count_error;  /* why the latest count failed; NULL when it did not */
+    bool truncated;     /* lists were cut to fit the frame limit */
+    struct rs_stats_function *functions;
+    size_t nfunctions;
+    struct rs_stats_queue *queues;
+    size_t nqueues;
+    struct rs_stats_node *nodes;
+    size_t nnodes;
+};
+
+/* Ask the daemon for its statistics (blocking; answered also while PostgreSQL is down, then
+ * storage_up is false). On RS_CLIENT_OK *out is to release with rs_stats_free. */
+RS_CLIENT_API enum rs_client_status rs_stats(struct rs_client *c,
+                                             struct rs_stats **out) RS_CLIENT_MUST_CHECK;
+/* Free statistics and everything in them. NULL is a no-op. */
+RS_CLIENT_API void rs_stats_free(struct rs_stats *s);
+
 /* ---- Non-blocking mode ------------------------------------------------------------------ */
 
 /*
