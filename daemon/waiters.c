@@ -41,13 +41,20 @@ struct waiters {
     struct engine *e; /* not owned */
     struct waiter_list buckets[WAITERS_BUCKETS];
     size_t count;
+    /* Jobs to look up at the end of this loop turn, all in one statement (or a few). */
+    int64_t *lookups;
+    size_t nlookups, lookups_cap;
+    struct event *ev_lookup;
 };
 
-/* A GET in flight for an awaited job. Owner: the store callback. */
-struct waiters_lookup {
+/* A lookup in flight: the ids asked for. Owner: the store callback. */
+struct waiters_batch {
     struct waiters *w;
-    int64_t job;
+    size_t n;
+    int64_t ids[];
 };
+
+static void waiters_on_lookup(evutil_socket_t fd, short what, void *arg);
 
 /* Make the table. */
 struct waiters *waiters_new(struct engine *e)
@@ -58,6 +65,11 @@ struct waiters *waiters_new(struct engine *e)
     w->e = e;
     for (size_t i = 0; i < WAITERS_BUCKETS; i++)
         LIST_INIT(&w->buckets[i]);
+    w->ev_lookup = event_new(e->base, -1, 0, waiters_on_lookup, w);
+    if (w->ev_lookup == NULL) {
+        free(w);
+        return NULL;
+    }
     return w;
 }
 
@@ -95,6 +107,8 @@ void waiters_free(struct waiters *w)
             waiter_free(x);
         }
     }
+    event_free(w->ev_lookup);
+    free(w->lookups);
     free(w);
 }
 
@@ -166,55 +180,95 @@ static bool waiters_has(struct waiters *w, int64_t job)
     return false;
 }
 
-/* A GET for an awaited job came back: answer its waiters if it is final or unknown. */
-static void waiters_on_get(void *arg, const struct jobstore_job *job,
-                           const struct jobstore_err *err)
+/* A lookup came back: answer the waiters of final jobs and of unknown ones. */
+static void waiters_on_finals(void *arg, const struct jobstore_final *rows, size_t n,
+                              const struct jobstore_err *err)
 {
-    struct waiters_lookup *l = arg;
-    struct waiters *w = l->w;
-    int64_t id = l->job;
-    free(l);
+    struct waiters_batch *b = arg;
+    struct waiters *w = b->w;
     if (err != NULL) {
         /* Still waiting: the sweep after the next reconnect looks again. */
-        log_warn("looking up awaited job %lld failed: %s; its waiters keep waiting", (long long)id,
+        log_warn("looking up %zu awaited job(s) failed: %s; their waiters keep waiting", b->n,
                  err->message);
+        free(b);
         return;
     }
-    if (job == NULL) {
-        waiters_fail_job(w, id, RS_E_NOT_FOUND, "no such job");
-        return;
+    for (size_t i = 0; i < n; i++) {
+        const struct jobstore_final *r = &rows[i];
+        /* Mark it seen (-1: ids are never negative). */
+        for (size_t k = 0; k < b->n; k++)
+            if (b->ids[k] == r->id)
+                b->ids[k] = -1;
+        if (r->status != JOBSTORE_SUCCESS && r->status != JOBSTORE_DEAD &&
+            r->status != JOBSTORE_CANCELLED)
+            continue;
+        struct waiters_final f = {
+            .id = r->id,
+            .status = r->status,
+            .attempt = r->attempt,
+            .has_result = r->has_result,
+            .result = r->result,
+            .result_len = r->result_len,
+            .error = r->error,
+            .error_len = r->error != NULL ? strlen(r->error) : 0,
+        };
+        waiters_job_final(w, &f);
     }
-    if (job->status != JOBSTORE_SUCCESS && job->status != JOBSTORE_DEAD &&
-        job->status != JOBSTORE_CANCELLED)
-        return;
-    struct waiters_final f = {
-        .id = job->id,
-        .status = job->status,
-        .attempt = job->attempt,
-        .has_result = job->has_result,
-        .result = job->result,
-        .result_len = job->result_len,
-        .error = job->error,
-        .error_len = job->error != NULL ? strlen(job->error) : 0,
-    };
-    waiters_job_final(w, &f);
+    for (size_t k = 0; k < b->n; k++)
+        if (b->ids[k] >= 0)
+            waiters_fail_job(w, b->ids[k], RS_E_NOT_FOUND, "no such job");
+    free(b);
 }
 
-/* Ask the store about job; its waiters are answered when it is final. */
+/* End of the loop turn: look up every job gathered, JOBSTORE_MAX_FINALS per statement. */
+static void waiters_on_lookup(evutil_socket_t fd, short what, void *arg)
+{
+    struct waiters *w = arg;
+    while (w->nlookups > 0) {
+        size_t n = w->nlookups < JOBSTORE_MAX_FINALS ? w->nlookups : JOBSTORE_MAX_FINALS;
+        const int64_t *ids = w->lookups + (w->nlookups - n);
+        struct waiters_batch *b = malloc(sizeof(*b) + n * sizeof(b->ids[0]));
+        enum pgconn_status st = PGCONN_NOMEM;
+        if (b != NULL) {
+            b->w = w;
+            b->n = n;
+            memcpy(b->ids, ids, n * sizeof(b->ids[0]));
+            st = jobstore_finals(w->e->db, b->ids, n, waiters_on_finals, b);
+        }
+        w->nlookups -= n;
+        if (st == PGCONN_OK)
+            continue;
+        free(b);
+        /* Answer them now (this may close connections and free waiters: ids are copies). */
+        int64_t *copy = malloc(n * sizeof(*copy));
+        if (copy == NULL) {
+            log_error("out of memory: %zu AWAIT(s) wait for the next notification", n);
+            continue;
+        }
+        memcpy(copy, ids, n * sizeof(*copy));
+        for (size_t i = 0; i < n; i++)
+            waiters_fail_job(w, copy[i], st == PGCONN_NOMEM ? RS_E_INTERNAL : RS_E_UNAVAILABLE,
+                             st == PGCONN_NOMEM ? "out of memory"
+                                                : "the store cannot take the lookup now");
+        free(copy);
+    }
+}
+
+/* Look job up at the end of this loop turn; its waiters are answered when it is final. */
 static void waiters_lookup(struct waiters *w, int64_t job)
 {
-    struct waiters_lookup *l = malloc(sizeof(*l));
-    if (l == NULL) {
-        waiters_fail_job(w, job, RS_E_INTERNAL, "out of memory");
-        return;
+    if (w->nlookups == w->lookups_cap) {
+        size_t cap = w->lookups_cap == 0 ? 64 : w->lookups_cap * 2;
+        int64_t *grown = realloc(w->lookups, cap * sizeof(*grown));
+        if (grown == NULL) {
+            waiters_fail_job(w, job, RS_E_INTERNAL, "out of memory");
+            return;
+        }
+        w->lookups = grown;
+        w->lookups_cap = cap;
     }
-    l->w = w;
-    l->job = job;
-    enum pgconn_status st = jobstore_get(w->e->db, job, waiters_on_get, l);
-    if (st != PGCONN_OK) {
-        free(l);
-        waiters_fail_job(w, job, RS_E_UNAVAILABLE, "the store cannot take the lookup now");
-    }
+    w->lookups[w->nlookups++] = job;
+    event_active(w->ev_lookup, 0, 0);
 }
 
 /* An AWAIT's timeout passed. */

@@ -913,3 +913,75 @@ enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *nam
     pgbin_buf_free(&pn);
     return st;
 }
+
+/* --- finals (AWAIT lookups) --------------------------------------------------------------- */
+
+struct jobstore_finals_op {
+    jobstore_finals_cb cb;
+    void *arg;
+};
+
+static void jobstore_finals_done(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_finals_op *op = arg;
+    struct jobstore_final *rows = NULL;
+    struct jobstore_err e;
+    int n = 0;
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        op->cb(op->arg, NULL, 0, &e);
+        free(op);
+        return;
+    }
+    n = PQntuples(res);
+    if (n > 0 && (rows = calloc((size_t)n, sizeof(*rows))) == NULL) {
+        static const struct jobstore_err nomem = {"out of memory reading awaited jobs", "", true,
+                                                  false};
+        op->cb(op->arg, NULL, 0, &nomem);
+        free(op);
+        return;
+    }
+    for (int row = 0; row < n; row++) {
+        struct jobstore_final *f = &rows[row];
+
+        if (!pgbin_i64(res, row, 0, &f->id) || !jobstore_status_col(res, row, 1, &f->status) ||
+            !pgbin_i32(res, row, 2, &f->attempt)) {
+            free(rows);
+            op->cb(op->arg, NULL, 0, &jobstore_bad_shape);
+            free(op);
+            return;
+        }
+        f->has_result = pgbin_bytes(res, row, 3, &f->result, &f->result_len);
+        f->error = jobstore_text(res, row, 4);
+    }
+    op->cb(op->arg, rows, (size_t)n, NULL);
+    free(rows);
+    free(op);
+}
+
+enum pgconn_status jobstore_finals(struct pgconn *c, const int64_t *ids, size_t n,
+                                   jobstore_finals_cb cb, void *arg)
+{
+    struct pgbin_buf p = {0};
+    struct jobstore_finals_op *op;
+    enum pgconn_status st = PGCONN_NOMEM;
+
+    if (cb == NULL || n == 0 || n > JOBSTORE_MAX_FINALS)
+        return PGCONN_INVALID;
+    pgbin_array_begin(&p, PGBIN_INT8, n);
+    for (size_t i = 0; i < n; i++)
+        pgbin_array_i64(&p, ids[i]);
+    const char *values[1] = {p.data};
+    const int lengths[1] = {(int)p.len};
+    op = calloc(1, sizeof(*op));
+    if (!p.failed && op != NULL) {
+        op->cb = cb;
+        op->arg = arg;
+        st = jobstore_submit1(c, STMT_FINALS, 1, values, lengths, jobstore_finals_done, op);
+    }
+    if (st != PGCONN_OK)
+        free(op);
+    pgbin_buf_free(&p);
+    return st;
+}

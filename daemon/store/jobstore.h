@@ -260,6 +260,26 @@ struct jobstore_filter {
 JOBSTORE_MUST_CHECK enum pgconn_status
 jobstore_list(struct pgconn *c, const struct jobstore_filter *f, jobstore_list_cb cb, void *arg);
 
+/* Where a job stands, for AWAIT: result with success, error with dead or cancelled. */
+struct jobstore_final {
+    int64_t id;
+    enum jobstore_status status;
+    int32_t attempt;
+    bool has_result;
+    const char *result;
+    size_t result_len;
+    const char *error; /* NULL: none */
+};
+
+/* rows: the jobs of ids that exist, in no order (an id absent from them is unknown). */
+typedef void (*jobstore_finals_cb)(void *arg, const struct jobstore_final *rows, size_t n,
+                                   const struct jobstore_err *err);
+
+/* Look up 1..JOBSTORE_MAX_FINALS jobs in one statement. */
+#define JOBSTORE_MAX_FINALS 1000
+JOBSTORE_MUST_CHECK enum pgconn_status jobstore_finals(struct pgconn *c, const int64_t *ids,
+                                                       size_t n, jobstore_finals_cb cb, void *arg);
+
 /* has false: no pending job of those names is due in the future. */
 typedef void (*jobstore_next_cb)(void *arg, bool has, int64_t run_at_ms,
                                  const struct jobstore_err *err);

@@ -365,6 +365,15 @@ static const char sql_queue_depth[] = "SELECT name, count(*) FILTER (WHERE statu
                                       " GROUP BY name ORDER BY name LIMIT $1";
 static const Oid types_queue_depth[] = {PGBIN_INT4};
 
+/* finals: $1 ids int8[] -> id int8, status text, attempt int4, result bytea (success only),
+ * error text (final only), one row per job that exists. The AWAITs of one loop turn look their
+ * jobs up with one of these instead of one GET each. */
+static const char sql_finals[] = "SELECT j.id, j.status::text, j.attempt,"
+                                 "  CASE WHEN j.status = 'success' THEN j.result END,"
+                                 "  CASE WHEN j.status IN ('dead', 'cancelled') THEN j.error END"
+                                 " FROM jobs j WHERE j.id = ANY($1::int8[])";
+static const Oid types_finals[] = {PGBIN_INT8_ARRAY};
+
 /* node_list: $1 limit int4 -> (id text, 32 hex digits; host text; pid int4; heartbeat age ms
  * int8; started_at Unix ms int8), oldest first. Text results. */
 static const char sql_node_list[] =
@@ -402,6 +411,7 @@ const struct pgconn_prep stmts_table[STMT_COUNT] = {
     STMT(STMT_NEXT_RUN_AT, "rs_next_run_at", sql_next_run_at, types_next_run_at),
     STMT(STMT_QUEUE_DEPTH, "rs_queue_depth", sql_queue_depth, types_queue_depth),
     STMT(STMT_NODE_LIST, "rs_node_list", sql_node_list, types_node_list),
+    STMT(STMT_FINALS, "rs_finals", sql_finals, types_finals),
 };
 
 const char *stmts_name(enum stmt_id id)

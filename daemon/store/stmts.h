@@ -40,6 +40,7 @@ enum stmt_id {
     STMT_NEXT_RUN_AT,     /* earliest future run_at among some functions' pending jobs */
     STMT_QUEUE_DEPTH,     /* pending and running jobs counted by function (metrics) */
     STMT_NODE_LIST,       /* the daemons on this database, with their heartbeat age (STATS) */
+    STMT_FINALS,          /* where some jobs stand, with the outcome of final ones (AWAIT) */
     STMT_COUNT
 };
 
