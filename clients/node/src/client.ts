@@ -30,7 +30,7 @@ import {
   type ScheduleOptions,
   type ScheduleSpec,
 } from './schedule.js';
-import { MAX_CONCURRENCY, MAX_REGISTER, type FieldsOf, type JobStatus, type MessageOf } from './schema.js';
+import { MAX_CONCURRENCY, MAX_REGISTER, type FieldsOf, type JobStatus, type MessageOf, type StatisticsFields } from './schema.js';
 import { Worker, jobStorage, type Handler, type JobContext, type JobInfo } from './worker.js';
 
 const VERSION = '0.1.0';
@@ -396,6 +396,15 @@ export class Reseolio extends EventEmitter {
     const out: { schedules: ScheduleDetails[]; next?: string } = { schedules: r.fields.schedules.map(scheduleDetails) };
     if (r.fields.next !== undefined) out.next = r.fields.next;
     return out;
+  }
+
+  /**
+   * What `reseolio status` shows: the daemon, its database, the daemons on it, the queues by
+   * function and status, and this daemon's counters by function (STATISTICS, wire field names;
+   * integers are numbers, or bigints past 2^53).
+   */
+  async stats(): Promise<StatisticsFields> {
+    return (await this.call('STATS', {})).fields;
   }
 
   /** Round trip to the daemon, in ms. */

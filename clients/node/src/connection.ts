@@ -40,6 +40,7 @@ const REPLY = {
   SCHEDULE_RESUME: 'SCHEDULE',
   SCHEDULE_DELETE: 'OK',
   SCHEDULE_LIST: 'SCHEDULES',
+  STATS: 'STATISTICS',
 } as const;
 
 export type RequestType = keyof typeof REPLY;

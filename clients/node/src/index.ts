@@ -8,7 +8,7 @@ export { JobHandle, type JobDetails } from './job-handle.js';
 export { CALL_OPTION_KEYS, namespace, splitCallArgs, type CallOptions, type DurableOptions } from './options.js';
 export { AbandonedError, type JobContext, type JobInfo } from './worker.js';
 export { DisconnectedError, JobFailedError, NonRetryableError, ReseolioError, type ErrorCode, type FailedStatus } from './errors.js';
-export type { Backoff, JobStatus } from './schema.js';
+export type { Backoff, JobStatus, StatisticsFields, StatsFunctionFields, StatsNodeFields, StatsQueueFields } from './schema.js';
 export { resolveSocketPath } from './daemon.js';
 export {
   ScheduleHandle,

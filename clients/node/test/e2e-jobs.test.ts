@@ -80,6 +80,36 @@ describe('retries, dead jobs and events, end to end', { timeout: 120_000 }, () =
     await assert.rejects(h.result(1000), isFailed('dead', 'TypeError: bad input 2'));
   });
 
+  test('stats(): the daemon, its database and this function’s counters (STATS)', async () => {
+    const r = env.client();
+    const name = env.name('jobs:counted');
+    const fn = r.durable(name, async (ok: boolean) => {
+      if (!ok) throw new NonRetryableError('no');
+      return 1;
+    });
+    await r.start();
+    await (await fn(true)).result(20_000);
+    await assert.rejects((await fn(false)).result(20_000), isFailed('dead'));
+    let s = await r.stats();
+    // the outcome is counted when its commit is answered, which may follow the AWAIT's answer
+    for (let i = 0; i < 100 && Number(s.functions.find((f) => f.name === name)?.dead ?? 0) < 1; i++) {
+      await new Promise((res) => setTimeout(res, 50));
+      s = await r.stats();
+    }
+    assert.match(s.server, /^reseoliod\//);
+    assert.equal(s.node, r.daemon?.node);
+    assert.equal(s.storage_up, true);
+    assert.equal(s.schema.length > 0, true);
+    assert.ok(Number(s.connections) >= 1 && Number(s.workers) >= 1);
+    assert.ok(s.nodes.some((n) => n.id === s.node));
+    const f = s.functions.find((x) => x.name === name);
+    assert.ok(f, 'the function has counters');
+    assert.deepEqual(
+      [f.enqueued, f.started, f.succeeded, f.failed, f.dead, f.timed_out, f.reclaimed].map(Number),
+      [2, 2, 1, 1, 1, 0, 0],
+    );
+  });
+
   test('NonRetryableError (or retryable: false) ends the job at its first attempt', async () => {
     const r = env.client();
     let runs = 0;
