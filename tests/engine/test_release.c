@@ -233,6 +233,10 @@ Test(release, draining_during_a_claim_costs_no_attempt, .fini = stop)
         got++;
     }
     cr_log_info("%d of %d jobs were dispatched before the drain", got, N);
+    /* REGISTER 1 started a claim in its loop turn, before REGISTER 0 could be read: what it
+     * claimed was either dispatched (and released above) or handed back when it came back. */
+    cr_expect(got == N || daemon_proc_wait_log(&fx.d, "no worker could take", T),
+              "the claim in flight neither dispatched nor handed back its jobs");
     /* A claim still in flight hands its jobs back when it comes back: wait for that. */
     int64_t end = ec_now_ms() + T;
     while (fx_int(&fx, "SELECT count(*) FROM reseolio.jobs WHERE status = 'running'") != 0 &&
