@@ -884,7 +884,8 @@ enum pgconn_status jobstore_list(struct pgconn *c, const struct jobstore_filter 
         op->cb.list = cb;
         op->limit = f->limit;
     }
-    return jobstore_submit_op(c, STMT_LIST, 5, values, lengths, jobstore_list_done, op);
+    return jobstore_submit_op(c, f->parent > 0 ? STMT_LIST_STEPS : STMT_LIST, 5, values, lengths,
+                              jobstore_list_done, op);
 }
 
 enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *names, size_t nnames,

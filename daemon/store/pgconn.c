@@ -405,6 +405,7 @@ static int pgconn_send_setup(struct pgconn *c)
 {
     struct pgreq_list setup = TAILQ_HEAD_INITIALIZER(setup);
     const char *isolation[] = {"default_transaction_isolation", "read committed"};
+    const char *plans[] = {"plan_cache_mode", "force_generic_plan"};
     const char *path[] = {"search_path", c->search_path};
     struct pgreq *r;
 
@@ -412,6 +413,13 @@ static int pgconn_send_setup(struct pgconn *c)
      * statement seeing rows committed before it started (stmts.c). */
     r = pgreq_new(PGREQ_QUERY, "SELECT pg_catalog.set_config($1, $2, false)", 2, isolation, NULL,
                   NULL);
+    if (r == NULL)
+        goto nomem;
+    TAILQ_INSERT_TAIL(&setup, r, link);
+    /* Plan every prepared statement once: left to choose, PostgreSQL re-plans the claim on each
+     * execution (its generic plan's estimate looks worse), which cost more than running it
+     * (docs/benchmarks.md). Every statement in stmts.c is written to need no custom plan. */
+    r = pgreq_new(PGREQ_QUERY, "SELECT pg_catalog.set_config($1, $2, false)", 2, plans, NULL, NULL);
     if (r == NULL)
         goto nomem;
     TAILQ_INSERT_TAIL(&setup, r, link);

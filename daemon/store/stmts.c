@@ -113,23 +113,34 @@ static const Oid types_enqueue_keys[] = {PGBIN_TEXT_ARRAY, PGBIN_TEXT_ARRAY, PGB
  * jobs).
  * -> id int8, name text, args bytea, attempt int4, max_attempts int4, uncounted int4,
  *    deadline int8 (lease expiry, Unix ms), timeout_ms int4, parent_id int8 (NULL: none).
- * One ordered index scan per name (jobs_pending: name, priority DESC, run_at, id) that skips
- * rows other claimers hold, then the best $3 of all. A name = ANY($1) scan would sort every due
- * job of those names first; this reads at most the sum of $2 index entries. Rows locked but
- * not kept (more than $3 in all) are unlocked at commit, a few milliseconds later.
+ * One ordered index scan per name (jobs_pending: name, priority DESC, run_at, id; for a
+ * steps_only name jobs_pending_steps, so that top-level jobs are not read to be skipped) that
+ * skips rows other claimers hold, then the best $3 of all. A name = ANY($1) scan would sort every
+ * due job of those names first; this reads at most the sum of $2 index entries. Rows locked but not
+ * kept (more than $3 in all) are unlocked at commit, a few milliseconds later.
  */
 static const char sql_claim[] =
-    "WITH picked AS ("
-    "  SELECT c.id"
-    "  FROM unnest($1::text[], $2::int4[], $5::bool[]) AS n(name, lim, steps_only)"
-    "  CROSS JOIN LATERAL ("
+    "WITH names AS MATERIALIZED ("
+    "  SELECT * FROM unnest($1::text[], $2::int4[], $5::bool[]) AS n(name, lim, steps_only)"
+    "), any_job AS ("
+    "  SELECT c.* FROM names n CROSS JOIN LATERAL ("
     "    SELECT id, priority, run_at FROM jobs"
     "    WHERE jobs.name = n.name AND status = 'pending' AND run_at <= now()"
-    "      AND (NOT n.steps_only OR jobs.parent_id IS NOT NULL)"
     "    ORDER BY priority DESC, run_at, id"
     "    LIMIT n.lim"
     "    FOR UPDATE SKIP LOCKED"
-    "  ) c"
+    "  ) c WHERE NOT n.steps_only"
+    "), step_job AS ("
+    "  SELECT c.* FROM names n CROSS JOIN LATERAL ("
+    "    SELECT id, priority, run_at FROM jobs"
+    "    WHERE jobs.name = n.name AND status = 'pending' AND parent_id IS NOT NULL"
+    "      AND run_at <= now()"
+    "    ORDER BY priority DESC, run_at, id"
+    "    LIMIT n.lim"
+    "    FOR UPDATE SKIP LOCKED"
+    "  ) c WHERE n.steps_only"
+    "), picked AS ("
+    "  SELECT id FROM (SELECT * FROM any_job UNION ALL SELECT * FROM step_job) c"
     "  ORDER BY c.priority DESC, c.run_at, c.id"
     "  LIMIT $3"
     ")"
@@ -335,17 +346,26 @@ static const Oid types_retry[] = {PGBIN_INT8};
 
 /*
  * list: $1 status text (NULL: any), $2 name text (NULL: any), $3 before id int8 (NULL: from
- * the newest), $4 limit int4, $5 parent int8 (NULL: any; else only its steps) -> the job
- * columns, newest first. Ask for one row more than the page to learn whether there is a next
- * page.
+ * the newest), $4 limit int4, $5 parent int8 (NULL here; list_steps takes the others) -> the
+ * job columns, newest first. Ask for one row more than the page to learn whether there is a
+ * next page.
  */
 static const char sql_list[] = "SELECT" JOB_COLUMNS "FROM jobs j"
                                " WHERE ($1::text IS NULL OR j.status = $1::text::job_status)"
                                "   AND ($2::text IS NULL OR j.name = $2)"
                                "   AND ($3::int8 IS NULL OR j.id < $3)"
-                               "   AND ($5::int8 IS NULL OR j.parent_id = $5)"
+                               "   AND $5::int8 IS NULL"
                                " ORDER BY j.id DESC LIMIT $4";
 static const Oid types_list[] = {PGBIN_TEXT, PGBIN_TEXT, PGBIN_INT8, PGBIN_INT4, PGBIN_INT8};
+
+/* list_steps: list's parameters with $5 parent int8 (not NULL): its steps, newest first. A
+ * statement of its own so that its (generic) plan walks jobs_parent. */
+static const char sql_list_steps[] = "SELECT" JOB_COLUMNS "FROM jobs j"
+                                     " WHERE j.parent_id = $5"
+                                     "   AND ($1::text IS NULL OR j.status = $1::text::job_status)"
+                                     "   AND ($2::text IS NULL OR j.name = $2)"
+                                     "   AND ($3::int8 IS NULL OR j.id < $3)"
+                                     " ORDER BY j.id DESC LIMIT $4";
 
 /* next_run_at: $1 names text[] -> one row: int8 Unix ms, NULL when no pending job of those
  * names is due in the future. For the scheduler's timer. */
@@ -408,6 +428,7 @@ const struct pgconn_prep stmts_table[STMT_COUNT] = {
     STMT(STMT_CANCEL, "rs_cancel", sql_cancel, types_cancel),
     STMT(STMT_RETRY, "rs_retry", sql_retry, types_retry),
     STMT(STMT_LIST, "rs_list", sql_list, types_list),
+    STMT(STMT_LIST_STEPS, "rs_list_steps", sql_list_steps, types_list),
     STMT(STMT_NEXT_RUN_AT, "rs_next_run_at", sql_next_run_at, types_next_run_at),
     STMT(STMT_QUEUE_DEPTH, "rs_queue_depth", sql_queue_depth, types_queue_depth),
     STMT(STMT_NODE_LIST, "rs_node_list", sql_node_list, types_node_list),

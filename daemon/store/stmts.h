@@ -37,6 +37,7 @@ enum stmt_id {
     STMT_CANCEL,          /* pending or running -> cancelled */
     STMT_RETRY,           /* dead or cancelled -> pending, fresh attempts */
     STMT_LIST,            /* jobs newest first, filtered, keyset-paginated */
+    STMT_LIST_STEPS,      /* the same for one job's steps */
     STMT_NEXT_RUN_AT,     /* earliest future run_at among some functions' pending jobs */
     STMT_QUEUE_DEPTH,     /* pending and running jobs counted by function (metrics) */
     STMT_NODE_LIST,       /* the daemons on this database, with their heartbeat age (STATS) */

@@ -12,3 +12,8 @@ ALTER TABLE jobs
 -- A job's steps (LIST parent, the cancel cascade), newest first like LIST. No foreign key:
 -- a parent may be pruned before its steps, and a key would lock the parent row on every insert.
 CREATE INDEX jobs_parent ON jobs (parent_id, id) WHERE parent_id IS NOT NULL;
+
+-- The claim for slots lent by waiting jobs takes steps only: walk them alone, in claim order,
+-- whatever number of top-level jobs of the same function wait.
+CREATE INDEX jobs_pending_steps ON jobs (name, priority DESC, run_at, id)
+    WHERE status = 'pending' AND parent_id IS NOT NULL;
