@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,8 @@ enum config_key {
     KEY_LEASE,
     KEY_UNAVAILABLE,
     KEY_METRICS_ADDR,
+    KEY_ALLOW_UID,
+    KEY_ALLOW_GID,
     KEY_COUNT,
 };
 
@@ -53,6 +57,8 @@ static const struct {
     [KEY_LEASE] = {"lease-ms", "RESEOLIO_LEASE_MS"},
     [KEY_UNAVAILABLE] = {"unavailable-ms", "RESEOLIO_UNAVAILABLE_MS"},
     [KEY_METRICS_ADDR] = {"metrics-addr", "RESEOLIO_METRICS_ADDR"},
+    [KEY_ALLOW_UID] = {"allow-uid", "RESEOLIO_ALLOW_UID"},
+    [KEY_ALLOW_GID] = {"allow-gid", "RESEOLIO_ALLOW_GID"},
 };
 
 enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_KEY_BASE = 256 };
@@ -89,6 +95,13 @@ static const char config_usage[] =
     "  --metrics-addr ADDR    serve /metrics and /healthz over HTTP on HOST:PORT (e.g.\n"
     "                         127.0.0.1:9464) or a Unix socket PATH; default: off\n"
     "                                                            [RESEOLIO_METRICS_ADDR]\n"
+    "  --allow-uid LIST       users (names or uids, comma-separated) that may connect\n"
+    "                         besides the daemon's own and root     [RESEOLIO_ALLOW_UID]\n"
+    "  --allow-gid LIST       groups (names or gids) whose members may connect\n"
+    "                                                            [RESEOLIO_ALLOW_GID]\n"
+    "                         Either one makes the daemon's own socket 0666 and checks\n"
+    "                         every peer, also on a socket-activated socket; without\n"
+    "                         them only the daemon's uid and root are served\n"
     "  --help                 print this and exit\n"
     "  --version              print the version and exit\n"
     "\n"
@@ -126,6 +139,49 @@ static int config_parse_uint(const char *s, uint64_t min, uint64_t max, uint32_t
         return -1;
     *out = (uint32_t)v;
     return 0;
+}
+
+/*
+ * A comma-separated list of user (group when group is set) names or numeric ids into ids, at
+ * most CONFIG_ALLOW_MAX entries; names are looked up now, before anything starts. Returns the
+ * count, or -1 with why set.
+ */
+static long config_parse_ids(const char *value, bool group, uint32_t *ids, char *why, size_t whylen)
+{
+    char *copy = strdup(value);
+    if (copy == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return -1;
+    }
+    long n = 0;
+    char *save = NULL;
+    const char *what = group ? "group" : "user";
+    for (char *tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        if (n == (long)CONFIG_ALLOW_MAX) {
+            snprintf(why, whylen, "at most %u entries", CONFIG_ALLOW_MAX);
+            n = -1;
+            break;
+        }
+        uint32_t id;
+        if (config_parse_uint(tok, 0, UINT32_MAX - 1, &id) == 0) {
+            ids[n++] = id;
+            continue;
+        }
+        struct passwd *pw = group ? NULL : getpwnam(tok);
+        struct group *gr = group ? getgrnam(tok) : NULL;
+        if (pw == NULL && gr == NULL) {
+            snprintf(why, whylen, "no %s named '%.64s'", what, tok);
+            n = -1;
+            break;
+        }
+        ids[n++] = group ? (uint32_t)gr->gr_gid : (uint32_t)pw->pw_uid;
+    }
+    free(copy);
+    if (n == 0) {
+        snprintf(why, whylen, "an empty list");
+        n = -1;
+    }
+    return n;
 }
 
 /* A schema name that needs no quoting in SQL: [a-z_][a-z0-9_]*, at most 63 bytes. */
@@ -254,6 +310,26 @@ static int config_apply(struct config *cfg, enum config_key key, const char *val
             return -1;
         }
         return config_set_string(&cfg->metrics_addr, value);
+    case KEY_ALLOW_UID:
+    case KEY_ALLOW_GID: {
+        bool group = key == KEY_ALLOW_GID;
+        uint32_t ids[CONFIG_ALLOW_MAX];
+        long n = config_parse_ids(value, group, ids, why, sizeof(why));
+        if (n < 0) {
+            snprintf(err, errlen, "%s: %s; expected %s names or ids, comma-separated", origin, why,
+                     group ? "group" : "user");
+            return -1;
+        }
+        for (long i = 0; i < n; i++) {
+            if (group)
+                cfg->allow_gids[i] = (gid_t)ids[i];
+            else
+                cfg->allow_uids[i] = (uid_t)ids[i];
+        }
+        *(group ? &cfg->n_allow_gids : &cfg->n_allow_uids) = (size_t)n;
+        cfg->allow_list = true;
+        return 0;
+    }
     case KEY_COUNT:
         break;
     }

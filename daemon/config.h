@@ -5,8 +5,10 @@
 #ifndef RESEOLIOD_CONFIG_H
 #define RESEOLIOD_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "log.h"
 
@@ -22,6 +24,7 @@
 #define CONFIG_LEASE_LIMIT             3600000u
 #define CONFIG_UNAVAILABLE_DEFAULT     10000u
 #define CONFIG_UNAVAILABLE_LIMIT       3600000u
+#define CONFIG_ALLOW_MAX               64u /* entries in --allow-uid, in --allow-gid */
 
 /* Owner: main; release with config_free. Strings are malloc'd. */
 struct config {
@@ -37,6 +40,13 @@ struct config {
     uint32_t heartbeat_ms;      /* heartbeat and safety sweep period */
     uint32_t lease_ms;          /* a node silent this long loses its running jobs */
     uint32_t unavailable_ms;    /* a request waiting this long for PostgreSQL gets unavailable */
+    /* The peer allow-list (--allow-uid, --allow-gid): when allow_list is set, a peer is served
+     * only if it is us, root, a listed uid, or a member of a listed group (server.c). */
+    bool allow_list;
+    uid_t allow_uids[CONFIG_ALLOW_MAX];
+    size_t n_allow_uids;
+    gid_t allow_gids[CONFIG_ALLOW_MAX];
+    size_t n_allow_gids;
 };
 
 enum config_result {

@@ -1,6 +1,7 @@
 /*
  * The daemon's Unix socket: a private directory, a stale-socket check under a lock file,
- * bind with mode 0600, and accepting connections with the peer's credentials.
+ * bind with mode 0600 (0666 under an allow-list), and accepting connections with the peer's
+ * credentials.
  */
 #include "listener.h"
 
@@ -49,9 +50,11 @@ static char *listener_dir_of(const char *path)
     return dir;
 }
 
-/* Create the socket's directory when missing and check that it is private to us. */
-static int listener_check_dir(const char *path, char *err, size_t errlen)
+/* Create the socket's directory when missing (0700, or 0711 when shared) and check that it
+ * is ours and writable by nobody else. */
+static int listener_check_dir(const char *path, bool shared, char *err, size_t errlen)
 {
+    mode_t mode = shared ? 0711 : 0700;
     char *dir = listener_dir_of(path);
     if (dir == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -65,11 +68,11 @@ static int listener_check_dir(const char *path, char *err, size_t errlen)
             goto out;
         }
         /* chmod too: mkdir's mode is filtered by the umask. */
-        if (mkdir(dir, 0700) != 0 || chmod(dir, 0700) != 0) {
+        if (mkdir(dir, mode) != 0 || chmod(dir, mode) != 0) {
             snprintf(err, errlen, "cannot create socket directory %s: %s", dir, strerror(errno));
             goto out;
         }
-        log_info("created socket directory %s (mode 0700)", dir);
+        log_info("created socket directory %s (mode %04o)", dir, (unsigned)mode);
         if (lstat(dir, &st) != 0) {
             snprintf(err, errlen, "socket directory %s: %s", dir, strerror(errno));
             goto out;
@@ -89,6 +92,10 @@ static int listener_check_dir(const char *path, char *err, size_t errlen)
                  (unsigned)(st.st_mode & 07777));
         goto out;
     }
+    if (shared && (st.st_mode & S_IXOTH) == 0)
+        log_warn("socket directory %s (mode %04o) lets no other user reach the socket: only we and "
+                 "root can connect until it is searchable by others (chmod o+x)",
+                 dir, (unsigned)(st.st_mode & 07777));
     rc = 0;
 out:
     free(dir);
@@ -210,7 +217,8 @@ static void listener_on_resume(evutil_socket_t fd, short what, void *arg)
 
 /* Directory, lock, stale socket, bind, listen, accept event. */
 enum listener_status listener_open(struct listener **out, struct event_base *base, const char *path,
-                                   listener_accept_fn fn, void *arg, char *err, size_t errlen)
+                                   bool shared, listener_accept_fn fn, void *arg, char *err,
+                                   size_t errlen)
 {
     *out = NULL;
     struct sockaddr_un addr;
@@ -234,7 +242,7 @@ enum listener_status listener_open(struct listener **out, struct event_base *bas
     l->arg = arg;
 
     enum listener_status st = LISTENER_ERROR;
-    if (listener_check_dir(path, err, errlen) != 0)
+    if (listener_check_dir(path, shared, err, errlen) != 0)
         goto fail;
     if ((st = listener_lock(l, err, errlen)) != LISTENER_OK)
         goto fail;
@@ -247,8 +255,10 @@ enum listener_status listener_open(struct listener **out, struct event_base *bas
         snprintf(err, errlen, "socket: %s", strerror(errno));
         goto fail;
     }
-    /* The umask makes the socket 0600 from its first moment; chmod states it explicitly. */
-    mode_t old = umask(0177);
+    /* The umask makes the socket 0600 (0666) from its first moment; chmod states it
+     * explicitly. */
+    mode_t mode = shared ? 0666 : 0600;
+    mode_t old = umask(shared ? 0111 : 0177);
     int rc = bind(l->fd, (const struct sockaddr *)&addr, sizeof(addr));
     int saved = errno;
     umask(old);
@@ -258,7 +268,7 @@ enum listener_status listener_open(struct listener **out, struct event_base *bas
             st = LISTENER_IN_USE;
         goto fail;
     }
-    const char *failed = chmod(path, 0600) != 0          ? "chmod 0600"
+    const char *failed = chmod(path, mode) != 0          ? "chmod"
                          : listen(l->fd, SOMAXCONN) != 0 ? "listen"
                                                          : NULL;
     if (failed != NULL) {

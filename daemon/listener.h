@@ -1,6 +1,7 @@
 /*
  * The daemon's Unix socket: a private directory, a stale-socket check under a lock file,
- * bind with mode 0600, and accepting connections with the peer's credentials.
+ * bind with mode 0600 (0666 under an allow-list), and accepting connections with the peer's
+ * credentials.
  */
 #ifndef RESEOLIOD_LISTENER_H
 #define RESEOLIOD_LISTENER_H
@@ -28,11 +29,13 @@ enum listener_status {
 /*
  * Make the socket's directory (0700, refused when not ours or writable by others), take
  * the lock file beside the socket, replace a stale socket, bind (0600) and start accepting
- * on base. On failure *out is NULL and err holds the reason.
+ * on base. shared (an allow-list decides who connects): the socket is 0666 and a directory
+ * made here 0711, so that other users can reach it. On failure *out is NULL and err holds the
+ * reason.
  */
 enum listener_status listener_open(struct listener **out, struct event_base *base, const char *path,
-                                   listener_accept_fn fn, void *arg, char *err, size_t errlen)
-    __attribute__((warn_unused_result));
+                                   bool shared, listener_accept_fn fn, void *arg, char *err,
+                                   size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Accept on fd, a listening Unix socket passed by the service manager (sdlisten_take): no

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "engine.h"
@@ -132,6 +133,10 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    if (cfg.allow_list)
+        log_info("allow-list: besides uid %lu and root, %zu uid(s) of --allow-uid and the "
+                 "members of %zu group(s) of --allow-gid may connect; others are closed at accept",
+                 (unsigned long)geteuid(), cfg.n_allow_uids, cfg.n_allow_gids);
     log_info("ready: listening on %s%s (node %s, storage %s, max frame %u, max connections %u)",
              listener_path(server.listener),
              listener_inherited(server.listener) ? " (socket activation)" : "", server.node_id,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "allowlist.h"
 #include "engine.h"
 #include "listener.h"
 #include "log.h"
@@ -60,12 +61,14 @@ static void server_on_accept(int fd, const struct ucred *peer, void *arg)
         close(fd);
         return;
     }
-    /* Our own socket is 0600 already; this also holds if its mode is ever widened by hand. An
-     * inherited socket's mode and group (the unit's SocketMode, SocketGroup) decide instead. */
-    if (!listener_inherited(s->listener) && peer->uid != geteuid() && peer->uid != 0) {
+    /* Closed without a word: the protocol has no code for it, and a stranger learns nothing
+     * (not even the server's version). Our own socket is 0600 without an allow-list; the
+     * check also holds if its mode is ever widened by hand. */
+    char stranger[160];
+    if (!allowlist_admits(s->cfg, listener_inherited(s->listener), fd, peer, stranger,
+                          sizeof(stranger))) {
         metrics_conn_rejected();
-        log_warn("refused a connection from pid %ld: uid %lu is neither ours (%lu) nor root",
-                 (long)peer->pid, (unsigned long)peer->uid, (unsigned long)geteuid());
+        log_warn("refused a connection from pid %ld: %s; closed", (long)peer->pid, stranger);
         close(fd);
         return;
     }
@@ -113,9 +116,9 @@ enum server_status server_init(struct server *s, struct event_base *base, const 
     if (fd == -2)
         return SERVER_ERROR;
     enum listener_status st =
-        fd >= 0
-            ? listener_adopt(&s->listener, base, fd, server_on_accept, s, err, errlen)
-            : listener_open(&s->listener, base, cfg->socket_path, server_on_accept, s, err, errlen);
+        fd >= 0 ? listener_adopt(&s->listener, base, fd, server_on_accept, s, err, errlen)
+                : listener_open(&s->listener, base, cfg->socket_path, cfg->allow_list,
+                                server_on_accept, s, err, errlen);
     switch (st) {
     case LISTENER_OK:
         return SERVER_OK;

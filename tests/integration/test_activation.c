@@ -1,7 +1,8 @@
 /*
  * Socket activation: reseoliod started the way systemd starts it (a listening socket on fd 3,
  * LISTEN_PID and LISTEN_FDS set) serves that socket, leaves its file in place at stop, and
- * refuses a wrong hand-over.
+ * refuses a wrong hand-over. Without an allow-list the socket's mode decides who connects;
+ * with one (--allow-uid) the daemon checks every peer on the inherited socket too.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -53,8 +54,9 @@ static int make_listener(const char *path)
     return fd;
 }
 
-/* fork, put fd on 3, set LISTEN_PID (the child's pid) and listen_fds, exec reseoliod. */
-static pid_t spawn(int fd, const char *listen_fds)
+/* fork, put fd on 3, set LISTEN_PID (the child's pid) and listen_fds, exec reseoliod with
+ * one more flag and its value when flag is not NULL. */
+static pid_t spawn_with(int fd, const char *listen_fds, const char *flag, const char *value)
 {
     const char *bin = getenv("RESEOLIOD");
     const char *pg = getenv("RESEOLIO_TEST_PG");
@@ -74,10 +76,19 @@ static pid_t spawn(int fd, const char *listen_fds)
         char state[128];
         snprintf(state, sizeof(state), "%s/state", dir);
         setenv("RESEOLIO_STATE_DIR", state, 1);
-        execl(bin, bin, "--socket", other_sock, "--shutdown-grace-ms", "0", (char *)NULL);
+        if (flag != NULL)
+            execl(bin, bin, "--socket", other_sock, "--shutdown-grace-ms", "0", flag, value,
+                  (char *)NULL);
+        else
+            execl(bin, bin, "--socket", other_sock, "--shutdown-grace-ms", "0", (char *)NULL);
         _exit(121);
     }
     return pid;
+}
+
+static pid_t spawn(int fd, const char *listen_fds)
+{
+    return spawn_with(fd, listen_fds, NULL, NULL);
 }
 
 /* Wait until the log holds needle; false after 20 s. */
@@ -168,6 +179,51 @@ Test(activation, ignores_variables_for_another_pid, .init = setup, .fini = teard
     cr_assert_geq(fd, 0);
     cr_expect_eq(wire_handshake(fd), 0);
     close(fd);
+    kill(pid, SIGTERM);
+    int status = wait_exit(pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+}
+
+/* Socket activation with a socket everyone may open (0666 in a directory others may pass):
+ * returns the daemon's pid once it is ready. flag and value as for spawn_with. */
+static pid_t spawn_open_socket(const char *flag, const char *value)
+{
+    cr_assert_eq(geteuid(), 0, "connecting as other uids needs root (CI is)");
+    cr_assert_eq(chmod(dir, 0711), 0);
+    int lfd = make_listener(sock_path);
+    cr_assert_eq(chmod(sock_path, 0666), 0);
+    pid_t pid = spawn_with(lfd, "1", flag, value);
+    close(lfd);
+    cr_assert(wait_log("ready: listening on"), "the daemon did not get ready");
+    return pid;
+}
+
+Test(activation, allow_list_applies_to_the_inherited_socket, .init = setup, .fini = teardown)
+{
+    pid_t pid = spawn_open_socket("--allow-uid", "65533");
+    int st = 0;
+    cr_expect_eq(wire_try_as(sock_path, 65533, 65533, NULL, 0, &st), WIRE_SEEN_WELCOME,
+                 "the listed uid was not served (status %#x)", st);
+    cr_expect_eq(wire_try_as(sock_path, 65532, 65532, NULL, 0, &st), WIRE_SEEN_CLOSED,
+                 "an unlisted uid was not closed (status %#x)", st);
+    cr_expect(wait_log("uid 65532 (gid 65532) is not ours"), "the refusal was not logged");
+    int fd = wire_connect(sock_path);
+    cr_assert_geq(fd, 0);
+    cr_expect_eq(wire_handshake(fd), 0, "root was refused");
+    close(fd);
+    kill(pid, SIGTERM);
+    int status = wait_exit(pid);
+    cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
+}
+
+Test(activation, without_a_list_the_sockets_mode_decides, .init = setup, .fini = teardown)
+{
+    /* Whoever the socket's mode lets in is served: the unit's SocketMode and SocketGroup are
+     * the policy. */
+    pid_t pid = spawn_open_socket(NULL, NULL);
+    int st = 0;
+    cr_expect_eq(wire_try_as(sock_path, 65532, 65532, NULL, 0, &st), WIRE_SEEN_WELCOME,
+                 "status %#x", st);
     kill(pid, SIGTERM);
     int status = wait_exit(pid);
     cr_expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);

@@ -5,12 +5,14 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* Connect to a Unix socket. */
@@ -224,4 +226,35 @@ bool wire_closed(int fd, int timeout_ms)
         if (r < 0 && errno != EINTR && errno != EAGAIN)
             return false;
     }
+}
+
+/* The child becomes the user and reports by its exit status: 0 WELCOME, 1 closed, 10 setuid
+ * failed, 11 connect failed, 12 neither served nor closed. */
+enum wire_seen wire_try_as(const char *path, uid_t uid, gid_t gid, const gid_t *groups, size_t n,
+                           int *status)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return WIRE_SEEN_OTHER;
+    if (pid == 0) {
+        if (setgroups(n, groups) != 0 || setgid(gid) != 0 || setuid(uid) != 0)
+            _exit(10);
+        int fd = wire_connect(path);
+        if (fd < 0)
+            _exit(11);
+        /* The daemon decides at accept: a refused peer's HELLO meets a closed socket. */
+        if (wire_handshake(fd) == 0)
+            _exit(WIRE_SEEN_WELCOME);
+        _exit(wire_closed(fd, WIRE_TIMEOUT_MS) ? WIRE_SEEN_CLOSED : 12);
+    }
+    int st = -1;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (status != NULL)
+        *status = st;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == WIRE_SEEN_WELCOME)
+        return WIRE_SEEN_WELCOME;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == WIRE_SEEN_CLOSED)
+        return WIRE_SEEN_CLOSED;
+    return WIRE_SEEN_OTHER;
 }

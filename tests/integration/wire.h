@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "reseolio/msg.h"
 
@@ -50,5 +51,19 @@ bool wire_expect_error(int fd, const char *code, uint32_t rid);
 bool wire_expect_error_code(int fd, const char *code);
 /* True when the peer closes the connection within timeout_ms (pending messages are skipped). */
 bool wire_closed(int fd, int timeout_ms);
+
+/* What a child connecting as another user saw (wire_try_as). */
+enum wire_seen {
+    WIRE_SEEN_WELCOME = 0, /* served: HELLO was answered by WELCOME */
+    WIRE_SEEN_CLOSED = 1,  /* closed by the daemon without a frame */
+    WIRE_SEEN_OTHER = -1,  /* neither, or the child could not become that user or connect */
+};
+/*
+ * Fork a child that takes the supplementary groups (n), primary gid and uid (needs root),
+ * connects to path and says HELLO; returns what it saw. status (may be NULL) receives the
+ * child's wait status, for the failure message.
+ */
+enum wire_seen wire_try_as(const char *path, uid_t uid, gid_t gid, const gid_t *groups, size_t n,
+                           int *status);
 
 #endif
