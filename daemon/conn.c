@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,7 +137,18 @@ int conn_send(struct conn *c, const struct rs_msg *msg)
         conn_close(c, "cannot watch the socket for writing");
         return -1;
     }
+    /* A half-closed peer may have been owed only this: look again once the caller is done
+     * (its request or waiter is unlinked by then). */
+    if (c->peer_eof)
+        event_active(c->ev_more, 0, 0);
     return 0;
+}
+
+/* True while a half-closed peer still waits for replies to what it sent. */
+static bool conn_owes_replies(const struct conn *c)
+{
+    return !c->peer_gone && c->worker == NULL && c->state == CONN_READY &&
+           (c->nrequests > 0 || c->nwaiters > 0);
 }
 
 /* Queue an ERROR reply. */
@@ -189,6 +201,14 @@ static void conn_process(struct conn *c)
         uint32_t len = 0;
         int r = rs_reader_next(&c->in, &body, &len);
         if (r == 0) {
+            if (c->peer_eof && conn_owes_replies(c)) {
+                if (!c->half_closed)
+                    log_info("conn %llu: the peer shut its sending side with %u request(s) and "
+                             "%u AWAIT(s) unanswered; answering them before closing",
+                             (unsigned long long)c->id, c->nrequests, c->nwaiters);
+                c->half_closed = true;
+                return; /* conn_send looks again after each reply */
+            }
             if (c->peer_eof) {
                 if (c->out.len == 0)
                     conn_close(c, "peer closed the connection");
@@ -232,6 +252,10 @@ static void conn_on_read(evutil_socket_t fd, short what, void *arg)
         } else if (n == 0) {
             c->peer_eof = true;
             event_del(c->ev_read);
+            /* A Unix socket whose peer closed both sides polls HUP; one that only shut its
+             * sending side does not, and still reads what we send. */
+            struct pollfd p = {.fd = fd, .events = POLLIN};
+            c->peer_gone = poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0;
         } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
             conn_close(c, "read failed: %s", strerror(errno));
             return;

@@ -27,6 +27,10 @@ enum conn_state {
     CONN_READY,         /* WELCOME sent; requests served */
     CONN_CLOSING,       /* no more input read; output flushed, then conn_close */
 };
+/* A peer that shuts only its sending side (shutdown(SHUT_WR)) while requests or AWAITs of its
+ * are unanswered stays READY, reading nothing, until those replies are queued; then it closes
+ * after the flush as any peer at end of input. A worker at end of input closes at once: it
+ * can no longer ACK. */
 
 /*
  * Owner: the server (its list of connections). Freed only by the server's reaper after
@@ -39,8 +43,10 @@ struct conn {
     int fd;                 /* -1 after conn_close */
     struct ucred peer;      /* read once at accept */
     enum conn_state state;
-    bool closed;   /* conn_close ran; waiting for the reaper */
-    bool peer_eof; /* the peer shut its sending side */
+    bool closed;      /* conn_close ran; waiting for the reaper */
+    bool peer_eof;    /* the peer shut its sending side: no more input */
+    bool peer_gone;   /* ... and its receiving side too (closed): nobody reads our replies */
+    bool half_closed; /* at end of input, waiting to send the replies still owed */
     struct event *ev_read;
     struct event *ev_write; /* armed only while output is queued */
     struct event *ev_more;  /* activated to go on with input after the per-wake cap */

@@ -426,3 +426,85 @@ Test(kill, idempotency_race)
     }
     cr_expect_eq(chaos_sql_int(db, "SELECT count(*) FROM reseolio.jobs"), ROUNDS);
 }
+
+/*
+ * A stale daemon: host 1 is SIGSTOPped as a whole (past its lease) while its worker holds a
+ * job; host 2 reclaims the job and its worker finishes it. The worker of host 1 acknowledges
+ * attempt 1 while its daemon is frozen; SIGCONT: host 1's late ACK, heartbeat and sweep change
+ * nothing, it never runs the job again, and it serves new work afterwards.
+ */
+Test(kill, stale_daemon)
+{
+    chaos_start(&d1, db, NULL);
+    chaos_start(&d2, db, NULL);
+    struct ec app, w1, w2;
+    cr_assert_eq(ec_open(&app, d2.socket), 0);
+    cr_assert_eq(ec_open(&w1, d1.socket), 0);
+    cr_assert_eq(ec_register(&w1, "sd", 1), 0);
+    struct rs_enqueue e;
+    memset(&e, 0, sizeof(e));
+    e.name = RS_STR("sd");
+    e.has = RS_HAS_TIMEOUT | RS_HAS_MAX_ATTEMPTS;
+    e.timeout_ms = 120000; /* only the lapse of host 1 may take the attempt back */
+    e.max_attempts = 5;
+    int64_t id = ec_enqueue(&app, &e, NULL, NULL, 0);
+    cr_assert_gt(id, 0);
+    struct wire_reply d, r;
+    cr_assert_eq(ec_next(&w1, RS_MSG_DISPATCH, T, &d), 0, "host 1's worker got no job");
+    cr_assert_eq(d.msg.u.dispatch.job, (uint64_t)id);
+    cr_assert_eq(d.msg.u.dispatch.attempt, 1);
+    wire_reply_free(&d);
+
+    cr_assert_eq(kill(d1.pid, SIGSTOP), 0);
+    /* Host 2 reclaims the attempt after host 1's lease and its worker finishes the job. */
+    cr_assert_eq(ec_open(&w2, d2.socket), 0);
+    cr_assert_eq(ec_register(&w2, "sd", 1), 0);
+    cr_assert_eq(ec_next(&w2, RS_MSG_DISPATCH, T, &d), 0, "host 2 did not take the job over");
+    cr_expect_eq(d.msg.u.dispatch.attempt, 2);
+    wire_reply_free(&d);
+    cr_assert_eq(ec_ack(&w2, (uint64_t)id, 2, true, "new", false, NULL, 0), 0);
+
+    /* Host 1's worker acknowledges attempt 1 into the frozen daemon's socket. */
+    struct rs_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RS_MSG_ACK;
+    m.u.ack.job = (uint64_t)id;
+    m.u.ack.attempt = 1;
+    m.u.ack.ok = true;
+    m.u.ack.result = (struct rs_bytes){(const uint8_t *)"old", 3};
+    uint32_t late = ec_send(&w1, &m);
+    cr_assert_neq(late, 0);
+    cr_assert_eq(kill(d1.pid, SIGCONT), 0);
+    cr_assert_eq(ec_reply(&w1, late, T, &r), 0, "the late ACK got no answer");
+    char code[64];
+    cr_expect_str_eq(ec_code(&r, code, sizeof(code)), "stale_attempt");
+    wire_reply_free(&r);
+
+    /* Several heartbeats and sweeps of the resumed host, then a lease more: nothing moves. */
+    cr_expect(ec_none(&w1, RS_MSG_DISPATCH, 2 * atoi(CHAOS_LEASE)),
+              "the resumed daemon ran the job again");
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM reseolio.jobs WHERE id = %lld AND status = 'success' AND "
+             "attempt = 2 AND result = 'new' AND lease_node IS NULL",
+             (long long)id);
+    cr_expect_eq(chaos_sql_int(db, sql), 1, "the newer result does not stand");
+    cr_expect(daemon_proc_log_has(&d2, "reclaimed from a lapsed node"));
+    cr_expect(daemon_proc_log_has(&d1, "is stale"));
+
+    /* The resumed host is a live node again and its worker's slot is free: new work runs
+     * there (host 2's worker is gone). */
+    ec_close(&w2);
+    int64_t last = ec_enqueue_name(&app, "sd");
+    cr_assert_gt(last, 0);
+    cr_assert_eq(ec_next(&w1, RS_MSG_DISPATCH, T, &d), 0, "the resumed host runs nothing new");
+    cr_expect_eq(d.msg.u.dispatch.job, (uint64_t)last);
+    cr_expect_eq(d.msg.u.dispatch.attempt, 1);
+    cr_assert_eq(
+        ec_ack(&w1, d.msg.u.dispatch.job, d.msg.u.dispatch.attempt, true, "r", false, NULL, 0), 0);
+    wire_reply_free(&d);
+    cr_expect_eq(chaos_sql_int(db, "SELECT count(*) FROM reseolio.jobs WHERE status <> 'success'"),
+                 0);
+    ec_close(&w1);
+    ec_close(&app);
+}
