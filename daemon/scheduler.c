@@ -59,7 +59,14 @@ struct scheduler {
     LIST_HEAD(, running) buckets[SCHED_BUCKETS];
     size_t nrunning;
     bool claim_inflight;
-    bool claim_again;    /* something changed while a claim was in flight */
+    bool claim_again; /* something changed while a claim was in flight */
+    /* A claim's reply was lost (in doubt): it may have leased jobs to this node that nobody
+     * runs. Until they are handed back (scheduler_orphans) no claim is sent. */
+    bool claim_doubt;
+    bool orphans_inflight;
+    int64_t *orphan_ids; /* found so far, over the pages of running jobs; owned */
+    int32_t *orphan_attempts;
+    size_t norphans;
     int64_t claim_asked; /* jobs the claim in flight asked for at most */
     bool next_inflight;
     bool stopped;
@@ -71,6 +78,7 @@ struct scheduler {
 };
 
 static void scheduler_claim(struct scheduler *s);
+static void scheduler_orphans(struct scheduler *s, int64_t before);
 static void scheduler_next_run_at(struct scheduler *s);
 static void scheduler_arm(struct scheduler *s, int64_t at_ms);
 
@@ -165,6 +173,8 @@ void scheduler_free(struct scheduler *s)
         event_free(s->ev_claim);
     if (s->ev_run_at != NULL)
         event_free(s->ev_run_at);
+    free(s->orphan_ids);
+    free(s->orphan_attempts);
     free(s);
 }
 
@@ -387,6 +397,14 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
     struct worker *w;
     LIST_FOREACH(w, &s->workers, link)
     w->reserved = 0;
+    if (err != NULL && err->in_doubt) {
+        /* It may have committed: jobs leased to us that no worker got. */
+        s->claim_doubt = true;
+        log_warn("claim failed: %s; once PostgreSQL answers again, running jobs of this node "
+                 "that no worker here runs are handed back, then claims resume",
+                 err->message);
+        return;
+    }
     if (err != NULL) {
         log_warn("claim failed: %s; trying again at the next wake-up or sweep", err->message);
         return;
@@ -433,11 +451,119 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
     s->claim_again = false;
 }
 
+/* Forget the orphans found so far. */
+static void scheduler_orphans_reset(struct scheduler *s)
+{
+    free(s->orphan_ids);
+    free(s->orphan_attempts);
+    s->orphan_ids = NULL;
+    s->orphan_attempts = NULL;
+    s->norphans = 0;
+}
+
+/* The orphans went back to pending (their attempt not counted): claims may resume. */
+static void scheduler_on_orphans_released(void *arg, const struct jobstore_moved *rows, size_t n,
+                                          const struct jobstore_err *err)
+{
+    struct scheduler *s = arg;
+    s->orphans_inflight = false;
+    if (err != NULL) {
+        s->claim_doubt = true;
+        log_warn("handing back jobs of a lost claim failed: %s; trying again at the next sweep",
+                 err->message);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        log_info("job %lld attempt %d handed back: a claim whose reply was lost leased it here, "
+                 "no worker got it; now %s",
+                 (long long)rows[i].id, rows[i].attempt, jobstore_status_name(rows[i].status));
+    scheduler_kick(s);
+}
+
+/* A page of running jobs (of every node): keep those no worker here runs, then the next
+ * page, then hand them back under our lease (the statement leaves other nodes' jobs alone). */
+static void scheduler_on_running_listed(void *arg, const struct jobstore_job *jobs, size_t n,
+                                        int64_t next, const struct jobstore_err *err)
+{
+    struct scheduler *s = arg;
+    if (err != NULL || s->stopped) {
+        s->orphans_inflight = false;
+        s->claim_doubt = !s->stopped;
+        scheduler_orphans_reset(s);
+        if (err != NULL)
+            log_warn("looking for jobs of a lost claim failed: %s; trying again at the next "
+                     "sweep",
+                     err->message);
+        return;
+    }
+    if (n > 0) {
+        int64_t *ids = realloc(s->orphan_ids, (s->norphans + n) * sizeof(*ids));
+        if (ids != NULL)
+            s->orphan_ids = ids;
+        int32_t *attempts = realloc(s->orphan_attempts, (s->norphans + n) * sizeof(*attempts));
+        if (attempts != NULL)
+            s->orphan_attempts = attempts;
+        if (ids == NULL || attempts == NULL) {
+            log_error("out of memory looking for jobs of a lost claim; they time out and retry");
+            s->orphans_inflight = false;
+            scheduler_orphans_reset(s);
+            scheduler_kick(s);
+            return;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct running *r = scheduler_find(s, jobs[i].id);
+        if (r != NULL && r->attempt == jobs[i].attempt)
+            continue;
+        s->orphan_ids[s->norphans] = jobs[i].id;
+        s->orphan_attempts[s->norphans++] = jobs[i].attempt;
+    }
+    if (next > 0) {
+        s->orphans_inflight = false;
+        scheduler_orphans(s, next);
+        return;
+    }
+    if (s->norphans == 0) {
+        s->orphans_inflight = false;
+        scheduler_kick(s);
+        return;
+    }
+    if (jobstore_release(s->e->db, s->e->node, s->orphan_ids, s->orphan_attempts, s->norphans,
+                         false, NULL, scheduler_on_orphans_released, s) != PGCONN_OK) {
+        s->orphans_inflight = false;
+        s->claim_doubt = true;
+        log_warn("cannot hand back the jobs of a lost claim now; trying again at the next sweep");
+    }
+    scheduler_orphans_reset(s);
+}
+
+/* After a lost claim reply: list the running jobs page by page (before: the cursor, 0 for the
+ * first page) to find the ones leased here that no worker runs. No claim is in flight
+ * meanwhile, so the running attempts known here are all there are. */
+static void scheduler_orphans(struct scheduler *s, int64_t before)
+{
+    if (s->orphans_inflight || s->stopped || s->e->db == NULL)
+        return;
+    struct jobstore_filter f = {
+        .status = JOBSTORE_RUNNING, .name = NULL, .before = before, .limit = 1000, .parent = 0};
+    if (jobstore_list(s->e->db, &f, scheduler_on_running_listed, s) != PGCONN_OK) {
+        scheduler_orphans_reset(s);
+        s->claim_doubt = true;
+        return;
+    }
+    s->claim_doubt = false;
+    s->orphans_inflight = true;
+}
+
 /* Claim, for every name served, as many due jobs as the free slots of its workers. */
 static void scheduler_claim(struct scheduler *s)
 {
     if (s->stopped || s->e->db == NULL)
         return;
+    if (s->claim_doubt || s->orphans_inflight) {
+        scheduler_orphans(s, 0);
+        return;
+    }
     if (s->claim_inflight) {
         s->claim_again = true;
         return;

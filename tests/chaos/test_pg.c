@@ -69,11 +69,22 @@ Test(pg, postgres_restart)
     }
     pthread_join(th, NULL);
     cr_assert_eq(p.done, N, "only %ld of %d enqueued", p.done, N);
+    /* Well within the attempts' timeout (60 s): no job may wait for its deadline, not even
+     * one that a claim leased to the daemon in the COMMIT whose reply a crash swallowed. */
+    int64_t t0 = chaos_now_ms();
     bool all =
         chaos_wait_sql(db, "SELECT count(*) FROM reseolio.jobs WHERE status = 'success'", N, 90000);
+    int64_t took = chaos_now_ms() - t0;
     chaos_kill(w1);
     chaos_kill(w2);
     cr_assert(all, "not every job finished");
+    cr_log_info("every job final %lld ms after the last enqueue", (long long)took);
+    cr_expect_lt(took, 30000, "the last jobs waited %lld ms: for their deadline?", (long long)took);
+    cr_expect(!daemon_proc_log_has(&d1, "timed out: now"), "an attempt waited for its deadline");
+    /* The workers ACK at once: no attempt may count twice (a handed-back one does not). */
+    cr_expect_eq(chaos_sql_int(db, "SELECT count(*) FROM reseolio.jobs WHERE attempt - uncounted "
+                                   "<> 1"),
+                 0);
     cr_expect_eq(chaos_sql_int(db, "SELECT count(*) FROM reseolio.jobs"), N);
     cr_expect_lt(daemon_proc_wait(&d1, 0), 0, "the daemon exited");
     cr_expect(daemon_proc_log_has(&d1, "PostgreSQL session re-established"));
