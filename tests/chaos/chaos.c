@@ -250,6 +250,14 @@ bool chaos_wait_sql(const char *db, const char *sql, long long want, int timeout
 /* Requests in flight at once. */
 #define CHAOS_WINDOW 64
 
+/* max_attempts of chaos_produce's jobs; 0: not sent. */
+static uint32_t chaos_max_attempts;
+
+void chaos_set_max_attempts(uint32_t n)
+{
+    chaos_max_attempts = n;
+}
+
 /* Send ENQUEUE i. */
 static int chaos_send_enqueue(int fd, uint32_t rid, const char *name, const char *prefix, long i,
                               uint64_t timeout_ms)
@@ -266,6 +274,10 @@ static int chaos_send_enqueue(int fd, uint32_t rid, const char *name, const char
     if (timeout_ms > 0) {
         m.u.enqueue.has |= RS_HAS_TIMEOUT;
         m.u.enqueue.timeout_ms = timeout_ms;
+    }
+    if (chaos_max_attempts > 0) {
+        m.u.enqueue.has |= RS_HAS_MAX_ATTEMPTS;
+        m.u.enqueue.max_attempts = chaos_max_attempts;
     }
     return wire_send_msg(fd, &m);
 }

@@ -54,6 +54,9 @@ long long chaos_sql_int(const char *db, const char *sql);
 long chaos_produce(const char *socket, const char *name, const char *prefix, long first, long n,
                    uint64_t timeout_ms, int64_t *ids, int deadline_ms);
 
+/* From now on the ENQUEUEs of chaos_produce carry max_attempts n (0: the daemon's default). */
+void chaos_set_max_attempts(uint32_t n);
+
 /* Milliseconds on the monotonic clock. */
 int64_t chaos_now_ms(void);
 
