@@ -49,7 +49,7 @@ DEFINE(get, PGBIN_TEXT);
 
 /* list: $1 after text (NULL: from the first), $2 limit int4 -> schedules by name. */
 const char schedstmts_sql_list[] = "SELECT" SCHED_COLUMNS "FROM schedules s"
-                                   " WHERE $1::text IS NULL OR s.name > $1"
+                                   " WHERE s.name > coalesce($1::text, '')"
                                    " ORDER BY s.name LIMIT $2";
 DEFINE(list, PGBIN_TEXT, PGBIN_INT4);
 

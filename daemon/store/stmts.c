@@ -353,7 +353,7 @@ static const Oid types_retry[] = {PGBIN_INT8};
 static const char sql_list[] = "SELECT" JOB_COLUMNS "FROM jobs j"
                                " WHERE ($1::text IS NULL OR j.status = $1::text::job_status)"
                                "   AND ($2::text IS NULL OR j.name = $2)"
-                               "   AND ($3::int8 IS NULL OR j.id < $3)"
+                               "   AND j.id < coalesce($3::int8, 9223372036854775807)"
                                "   AND $5::int8 IS NULL"
                                " ORDER BY j.id DESC LIMIT $4";
 static const Oid types_list[] = {PGBIN_TEXT, PGBIN_TEXT, PGBIN_INT8, PGBIN_INT4, PGBIN_INT8};
@@ -364,7 +364,7 @@ static const char sql_list_steps[] = "SELECT" JOB_COLUMNS "FROM jobs j"
                                      " WHERE j.parent_id = $5"
                                      "   AND ($1::text IS NULL OR j.status = $1::text::job_status)"
                                      "   AND ($2::text IS NULL OR j.name = $2)"
-                                     "   AND ($3::int8 IS NULL OR j.id < $3)"
+                                     "   AND j.id < coalesce($3::int8, 9223372036854775807)"
                                      " ORDER BY j.id DESC LIMIT $4";
 
 /* next_run_at: $1 names text[] -> one row: int8 Unix ms, NULL when no pending job of those
