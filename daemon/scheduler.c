@@ -68,6 +68,14 @@ struct scheduler {
     int32_t *orphan_attempts;
     size_t norphans;
     int64_t claim_asked; /* jobs the claim in flight asked for at most */
+    /* The claim in flight's names and limits (copies), to learn whether it drained them. */
+    char **claim_names;
+    int32_t *claim_limits;
+    size_t claim_nnames;
+    /* The last claim found fewer due jobs than it asked for, for every name, and no new work
+     * was announced since: a freed slot then claims nothing (no empty claim per ACK). Work
+     * announced (NOTIFY, run_at timer, REGISTER, sweep) clears it. */
+    bool drained;
     bool next_inflight;
     bool stopped;
     struct event *ev_claim;  /* activated to claim once at the end of this loop turn */
@@ -89,6 +97,32 @@ static void scheduler_kick(struct scheduler *s)
         event_active(s->ev_claim, 0, 0);
 }
 
+/* New work may be due: claim even if the last claim drained the queue. */
+static void scheduler_kick_work(struct scheduler *s)
+{
+    s->drained = false;
+    scheduler_kick(s);
+}
+
+/* A slot came free: claim, unless the queue was drained and nothing came since. */
+static void scheduler_kick_freed(struct scheduler *s)
+{
+    if (!s->drained)
+        scheduler_kick(s);
+}
+
+/* Forget the copies of the claim in flight's names. */
+static void scheduler_claim_names_free(struct scheduler *s)
+{
+    for (size_t i = 0; i < s->claim_nnames; i++)
+        free(s->claim_names[i]);
+    free(s->claim_names);
+    free(s->claim_limits);
+    s->claim_names = NULL;
+    s->claim_limits = NULL;
+    s->claim_nnames = 0;
+}
+
 /* ev_claim. */
 static void scheduler_on_claim(evutil_socket_t fd, short what, void *arg)
 {
@@ -108,6 +142,7 @@ static void scheduler_on_run_at(evutil_socket_t fd, short what, void *arg)
         return;
     }
     log_debug("run_at timer fired: claiming");
+    s->drained = false;
     scheduler_claim(s);
     scheduler_next_run_at(s);
 }
@@ -175,6 +210,7 @@ void scheduler_free(struct scheduler *s)
         event_free(s->ev_run_at);
     free(s->orphan_ids);
     free(s->orphan_attempts);
+    scheduler_claim_names_free(s);
     free(s);
 }
 
@@ -230,7 +266,7 @@ bool scheduler_wait_begin(struct scheduler *s, int64_t id, int32_t attempt)
         r->w->nwaiting++;
         log_debug("job %lld attempt %d waits for another job: its slot is lent", (long long)id,
                   attempt);
-        scheduler_kick(s);
+        scheduler_kick_freed(s);
     }
     return true;
 }
@@ -280,7 +316,7 @@ static void scheduler_slot_freed(struct scheduler *s)
             engine_stop_check(s->e);
         return;
     }
-    scheduler_kick(s);
+    scheduler_kick_freed(s);
 }
 
 /* The store timed attempts out: log where they went. */
@@ -387,6 +423,22 @@ static void scheduler_on_unwanted(void *arg, const struct jobstore_moved *rows, 
         log_info("handed back %zu claimed job(s) that no worker could take", n);
 }
 
+/* True when the claim got fewer jobs than it asked for, of every name: none was left due. */
+static bool scheduler_claim_drained(const struct scheduler *s, const struct jobstore_claimed *jobs,
+                                    size_t n)
+{
+    if (s->claim_names == NULL || (int64_t)n >= s->claim_asked)
+        return false;
+    for (size_t k = 0; k < s->claim_nnames; k++) {
+        int32_t got = 0;
+        for (size_t i = 0; i < n; i++)
+            got += strcmp(jobs[i].name, s->claim_names[k]) == 0;
+        if (got >= s->claim_limits[k])
+            return false;
+    }
+    return true;
+}
+
 /* A claim committed: dispatch each job to a worker with a free slot for its name. */
 static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs, size_t n,
                                  const struct jobstore_err *err)
@@ -397,6 +449,8 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
     struct worker *w;
     LIST_FOREACH(w, &s->workers, link)
     w->reserved = 0;
+    s->drained = err == NULL && !s->claim_again && scheduler_claim_drained(s, jobs, n);
+    scheduler_claim_names_free(s);
     if (err != NULL && err->in_doubt) {
         /* It may have committed: jobs leased to us that no worker got. */
         s->claim_doubt = true;
@@ -447,7 +501,7 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
     free(attempts);
     /* A full claim may have left more due jobs behind. */
     if (s->claim_again || (n > 0 && (int64_t)n >= asked))
-        scheduler_kick(s);
+        scheduler_kick_work(s);
     s->claim_again = false;
 }
 
@@ -477,7 +531,7 @@ static void scheduler_on_orphans_released(void *arg, const struct jobstore_moved
         log_info("job %lld attempt %d handed back: a claim whose reply was lost leased it here, "
                  "no worker got it; now %s",
                  (long long)rows[i].id, rows[i].attempt, jobstore_status_name(rows[i].status));
-    scheduler_kick(s);
+    scheduler_kick_work(s);
 }
 
 /* A page of running jobs (of every node): keep those no worker here runs, then the next
@@ -507,7 +561,7 @@ static void scheduler_on_running_listed(void *arg, const struct jobstore_job *jo
             log_error("out of memory looking for jobs of a lost claim; they time out and retry");
             s->orphans_inflight = false;
             scheduler_orphans_reset(s);
-            scheduler_kick(s);
+            scheduler_kick_work(s);
             return;
         }
     }
@@ -525,7 +579,7 @@ static void scheduler_on_running_listed(void *arg, const struct jobstore_job *jo
     }
     if (s->norphans == 0) {
         s->orphans_inflight = false;
-        scheduler_kick(s);
+        scheduler_kick_work(s);
         return;
     }
     if (jobstore_release(s->e->db, s->e->node, s->orphan_ids, s->orphan_attempts, s->norphans,
@@ -624,6 +678,22 @@ static void scheduler_claim(struct scheduler *s)
     }
     s->claim_inflight = true;
     s->claim_asked = asked < total ? asked : total;
+    /* Copies: a worker (and its names) may go while the claim is in flight. Without them the
+     * claim's result is simply not taken as drained. */
+    s->claim_names = calloc(nnames, sizeof(*s->claim_names));
+    s->claim_limits = malloc(nnames * sizeof(*s->claim_limits));
+    if (s->claim_names != NULL && s->claim_limits != NULL) {
+        s->claim_nnames = nnames;
+        for (size_t k = 0; k < nnames; k++) {
+            s->claim_limits[k] = limits[k];
+            if ((s->claim_names[k] = strdup(names[k])) == NULL) {
+                scheduler_claim_names_free(s);
+                break;
+            }
+        }
+    } else {
+        scheduler_claim_names_free(s);
+    }
     LIST_FOREACH(w, &s->workers, link)
     w->reserved += worker_step_slots(w);
 out:
@@ -732,7 +802,7 @@ int scheduler_register(struct scheduler *s, struct conn *c, const struct rs_msg 
     ok.request_id = msg->request_id;
     if (conn_send(c, &ok) != 0)
         return -1;
-    scheduler_kick(s);
+    scheduler_kick_work(s);
     scheduler_next_run_at(s);
     return 0;
 }
@@ -749,7 +819,7 @@ uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_
     /* While stopping, the caller checks the grace once the ACK is in the completer's batch:
      * ending it here would let the release overtake this outcome. */
     if (!s->stopped)
-        scheduler_kick(s);
+        scheduler_kick_freed(s);
     return fn;
 }
 
@@ -768,7 +838,7 @@ void scheduler_wake(struct scheduler *s, const char *name, size_t name_len, int6
     if (!served)
         return;
     if (run_at_ms <= engine_now_ms())
-        scheduler_kick(s);
+        scheduler_kick_work(s);
     else
         scheduler_arm(s, run_at_ms);
 }
@@ -788,7 +858,7 @@ void scheduler_job_final(struct scheduler *s, int64_t id)
 /* Claim now and re-arm the run_at timer. */
 void scheduler_catch_up(struct scheduler *s)
 {
-    scheduler_kick(s);
+    scheduler_kick_work(s);
     scheduler_next_run_at(s);
 }
 
