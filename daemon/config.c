@@ -38,6 +38,7 @@ enum config_key {
     KEY_METRICS_ADDR,
     KEY_ALLOW_UID,
     KEY_ALLOW_GID,
+    KEY_RETENTION,
     KEY_COUNT,
 };
 
@@ -59,6 +60,7 @@ static const struct {
     [KEY_METRICS_ADDR] = {"metrics-addr", "RESEOLIO_METRICS_ADDR"},
     [KEY_ALLOW_UID] = {"allow-uid", "RESEOLIO_ALLOW_UID"},
     [KEY_ALLOW_GID] = {"allow-gid", "RESEOLIO_ALLOW_GID"},
+    [KEY_RETENTION] = {"retention-s", "RESEOLIO_RETENTION_S"},
 };
 
 enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_KEY_BASE = 256 };
@@ -89,6 +91,9 @@ static const char config_usage[] =
     "  --lease-ms MS          a daemon silent this long loses its running jobs to the\n"
     "                         others; > 2 x heartbeat, ..3600000 (default 30000)\n"
     "                                                            [RESEOLIO_LEASE_MS]\n"
+    "  --retention-s SECONDS  finished jobs (results, errors, keys) are deleted this long\n"
+    "                         after they finished; 0 keeps them forever, ..315360000\n"
+    "                         (default 604800: 7 days)            [RESEOLIO_RETENTION_S]\n"
     "  --unavailable-ms MS    a request that waits this long for PostgreSQL is answered\n"
     "                         unavailable (retryable), 100..3600000 (default 10000)\n"
     "                                                            [RESEOLIO_UNAVAILABLE_MS]\n"
@@ -294,6 +299,13 @@ static int config_apply(struct config *cfg, enum config_key key, const char *val
             return -1;
         }
         return 0;
+    case KEY_RETENTION:
+        if (config_parse_uint(value, 0, CONFIG_RETENTION_LIMIT, &cfg->retention_s) != 0) {
+            snprintf(err, errlen, "%s: retention must be an integer in 0..%u (seconds)", origin,
+                     CONFIG_RETENTION_LIMIT);
+            return -1;
+        }
+        return 0;
     case KEY_UNAVAILABLE:
         if (config_parse_uint(value, 100, CONFIG_UNAVAILABLE_LIMIT, &cfg->unavailable_ms) != 0) {
             snprintf(err, errlen, "%s: unavailable wait must be an integer in 100..%u (ms)", origin,
@@ -361,6 +373,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     cfg->shutdown_grace_ms = CONFIG_SHUTDOWN_GRACE_DEFAULT;
     cfg->heartbeat_ms = CONFIG_HEARTBEAT_DEFAULT;
     cfg->lease_ms = CONFIG_LEASE_DEFAULT;
+    cfg->retention_s = CONFIG_RETENTION_DEFAULT;
     cfg->unavailable_ms = CONFIG_UNAVAILABLE_DEFAULT;
     if (config_set_string(&cfg->schema, CONFIG_SCHEMA_DEFAULT) != 0)
         goto nomem;

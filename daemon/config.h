@@ -24,7 +24,9 @@
 #define CONFIG_LEASE_LIMIT             3600000u
 #define CONFIG_UNAVAILABLE_DEFAULT     10000u
 #define CONFIG_UNAVAILABLE_LIMIT       3600000u
-#define CONFIG_ALLOW_MAX               64u /* entries in --allow-uid, in --allow-gid */
+#define CONFIG_RETENTION_DEFAULT       604800u    /* 7 days, seconds */
+#define CONFIG_RETENTION_LIMIT         315360000u /* 10 years */
+#define CONFIG_ALLOW_MAX               64u        /* entries in --allow-uid, in --allow-gid */
 
 /* Owner: main; release with config_free. Strings are malloc'd. */
 struct config {
@@ -40,6 +42,7 @@ struct config {
     uint32_t heartbeat_ms;      /* heartbeat and safety sweep period */
     uint32_t lease_ms;          /* a node silent this long loses its running jobs */
     uint32_t unavailable_ms;    /* a request waiting this long for PostgreSQL gets unavailable */
+    uint32_t retention_s;       /* finished jobs are deleted this long after; 0: kept forever */
     /* The peer allow-list (--allow-uid, --allow-gid): when allow_list is set, a peer is served
      * only if it is us, root, a listed uid, or a member of a listed group (server.c). */
     bool allow_list;

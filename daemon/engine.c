@@ -118,7 +118,38 @@ static void engine_on_pruned(void *arg, size_t count, const struct jobstore_err 
         log_info("removed %zu lapsed node row(s)", count);
 }
 
-/* Every sweep_ms: heartbeat, reclaim, expiry, catch-up claim. */
+static void engine_prune(struct engine *e);
+
+/* A retention batch came back: go on at once while batches come back full. */
+static void engine_on_jobs_pruned(void *arg, size_t count, const struct jobstore_err *err)
+{
+    struct engine *e = arg;
+    e->pruning = false;
+    if (err != NULL) {
+        log_warn("deleting finished jobs past the retention failed: %s; the next sweep retries",
+                 err->message);
+        return;
+    }
+    e->pruned += count;
+    if (count > 0)
+        log_debug("retention: deleted %zu finished job(s) older than %u s", count, e->retention_s);
+    if (count >= ENGINE_PRUNE_BATCH && !e->stopping)
+        engine_prune(e);
+}
+
+/* Delete one batch of finished jobs past the retention, unless one is in flight. */
+static void engine_prune(struct engine *e)
+{
+    if (e->retention_s == 0 || e->pruning || e->db == NULL)
+        return;
+    if (jobstore_prune_jobs(e->db, (int64_t)e->retention_s, ENGINE_PRUNE_BATCH,
+                            engine_on_jobs_pruned, e) == PGCONN_OK)
+        e->pruning = true;
+    else
+        log_debug("cannot send the retention batch now; the next sweep retries");
+}
+
+/* Every sweep_ms: heartbeat, reclaim, expiry, catch-up claim, retention. */
 static void engine_on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     struct engine *e = arg;
@@ -135,6 +166,7 @@ static void engine_on_sweep(evutil_socket_t fd, short what, void *arg)
     scheduler_expire(e->scheduler);
     scheduler_catch_up(e->scheduler);
     schedtimer_rearm(e->schedtimer);
+    engine_prune(e);
     if (++sweeps % ENGINE_PRUNE_EVERY == 0 &&
         jobstore_node_prune(e->db, ENGINE_PRUNE_LAPSE_MS, engine_on_pruned, e) != PGCONN_OK)
         log_debug("cannot send the node prune now");
@@ -330,6 +362,7 @@ int engine_new(struct engine **out, struct server *s, const struct engine_opts *
     e->shutdown_grace_ms = opts->shutdown_grace_ms;
     e->sweep_ms = opts->heartbeat_ms != 0 ? opts->heartbeat_ms : ENGINE_SWEEP_MS;
     e->lapse_ms = opts->lease_ms != 0 ? opts->lease_ms : ENGINE_NODE_LAPSE_MS;
+    e->retention_s = opts->retention_s;
     e->unavailable_ms = opts->unavailable_ms;
     snprintf(e->node_hex, sizeof(e->node_hex), "%s", opts->node_hex);
     for (size_t i = 0; i < 16; i++) {

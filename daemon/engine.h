@@ -37,6 +37,9 @@ struct boot;
 #define ENGINE_EXPIRE_GRACE_MS 10000
 /* Rows one expire or reclaim statement moves at most. */
 #define ENGINE_MOVE_LIMIT 1000
+/* Finished jobs one retention statement deletes at most; a full batch is followed at once by
+ * the next, so the pruner keeps up with any completion rate one statement at a time. */
+#define ENGINE_PRUNE_BATCH 5000
 
 /* What the engine needs to start; strings are copied. */
 struct engine_opts {
@@ -49,6 +52,7 @@ struct engine_opts {
     uint32_t heartbeat_ms;      /* 0: ENGINE_SWEEP_MS */
     uint32_t lease_ms;          /* 0: ENGINE_NODE_LAPSE_MS */
     uint32_t unavailable_ms;    /* 0: no bound on waiting for a PostgreSQL session */
+    uint32_t retention_s;       /* finished jobs deleted this long after; 0: never */
 };
 
 /* Owner: the server (server.engine); release with engine_free. */
@@ -66,6 +70,9 @@ struct engine {
     uint32_t sweep_ms;             /* heartbeat and sweep period */
     uint32_t lapse_ms;             /* the lease: a node silent this long is reclaimed */
     uint32_t unavailable_ms;       /* bound on a request's wait for a PostgreSQL session */
+    uint32_t retention_s;          /* finished jobs deleted this long after; 0: never */
+    bool pruning;                  /* a retention statement is in flight */
+    uint64_t pruned;               /* finished jobs this daemon deleted (retention) */
     struct enqueuer *enqueuer;     /* owned */
     struct completer *completer;   /* owned */
     struct scheduler *scheduler;   /* owned */

@@ -39,6 +39,7 @@ static int main_start_engine(struct server *server, const struct config *cfg, ch
         .node_hex = server->node_id,
         .shutdown_grace_ms = cfg->shutdown_grace_ms,
         .heartbeat_ms = cfg->heartbeat_ms,
+        .retention_s = cfg->retention_s,
         .lease_ms = cfg->lease_ms,
         .unavailable_ms = cfg->unavailable_ms,
     };

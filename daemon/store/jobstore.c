@@ -696,6 +696,20 @@ enum pgconn_status jobstore_node_prune(struct pgconn *c, int64_t lapse_ms, jobst
     return jobstore_submit_done(c, STMT_NODE_PRUNE, 1, values, lengths, cb, arg);
 }
 
+enum pgconn_status jobstore_prune_jobs(struct pgconn *c, int64_t retention_s, int32_t limit,
+                                       jobstore_done_cb cb, void *arg)
+{
+    char retention[8], lim[4];
+    const char *values[2] = {retention, lim};
+    const int lengths[2] = {8, 4};
+
+    if (retention_s <= 0 || limit < 1)
+        return PGCONN_INVALID;
+    pgbin_put_i64(retention, retention_s);
+    pgbin_put_i32(lim, limit);
+    return jobstore_submit_done(c, STMT_PRUNE_JOBS, 2, values, lengths, cb, arg);
+}
+
 /* --- get, cancel, retry, list, next_run_at ------------------------------------------------ */
 
 static void jobstore_get_done(void *arg, PGresult *res, const char *err)

@@ -184,6 +184,12 @@ JOBSTORE_MUST_CHECK enum pgconn_status jobstore_node_gone(struct pgconn *c, cons
 JOBSTORE_MUST_CHECK enum pgconn_status jobstore_node_prune(struct pgconn *c, int64_t lapse_ms,
                                                            jobstore_done_cb cb, void *arg);
 
+/* Delete up to limit jobs that finished more than retention_s ago, oldest first (count: jobs
+ * deleted; a full batch means there may be more). */
+JOBSTORE_MUST_CHECK enum pgconn_status jobstore_prune_jobs(struct pgconn *c, int64_t retention_s,
+                                                           int32_t limit, jobstore_done_cb cb,
+                                                           void *arg);
+
 /* A job as GET, LIST, CANCEL and RETRY show it (the protocol's JOB). */
 struct jobstore_job {
     int64_t id;

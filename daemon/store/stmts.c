@@ -294,6 +294,17 @@ static const char sql_node_prune[] =
     " RETURNING n.id";
 static const Oid types_node_prune[] = {PGBIN_INT8};
 
+/* prune_jobs: $1 retention_s int8, $2 limit int4 -> one row per job deleted: the oldest
+ * finished before the retention, $2 at most (jobs_finished). Rows another daemon is pruning
+ * are skipped. */
+static const char sql_prune_jobs[] =
+    "WITH doomed AS ("
+    "  SELECT id FROM jobs WHERE finished_at < now() - $1 * interval '1 second'"
+    "  ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+    ")"
+    " DELETE FROM jobs j USING doomed WHERE j.id = doomed.id RETURNING j.id";
+static const Oid types_prune_jobs[] = {PGBIN_INT8, PGBIN_INT4};
+
 /* get: $1 id int8 -> the job columns, or no row. */
 static const char sql_get[] = "SELECT" JOB_COLUMNS "FROM jobs j WHERE j.id = $1";
 static const Oid types_get[] = {PGBIN_INT8};
@@ -422,6 +433,7 @@ const struct pgconn_prep stmts_table[STMT_COUNT] = {
     STMT(STMT_EXPIRE, "rs_expire", sql_expire, types_expire),
     STMT(STMT_RECLAIM, "rs_reclaim", sql_reclaim, types_reclaim),
     STMT(STMT_NODE_BEAT, "rs_node_beat", sql_node_beat, types_node_beat),
+    STMT(STMT_PRUNE_JOBS, "rs_prune_jobs", sql_prune_jobs, types_prune_jobs),
     STMT(STMT_NODE_GONE, "rs_node_gone", sql_node_gone, types_node_gone),
     STMT(STMT_NODE_PRUNE, "rs_node_prune", sql_node_prune, types_node_prune),
     STMT(STMT_GET, "rs_get", sql_get, types_get),

@@ -33,6 +33,7 @@ enum stmt_id {
     STMT_NODE_BEAT,       /* register a node or refresh its heartbeat */
     STMT_NODE_GONE,       /* remove a node (clean shutdown, after releasing its jobs) */
     STMT_NODE_PRUNE,      /* remove lapsed nodes that hold no running job */
+    STMT_PRUNE_JOBS,      /* delete finished jobs past the retention, oldest first */
     STMT_GET,             /* one job */
     STMT_CANCEL,          /* pending or running -> cancelled */
     STMT_RETRY,           /* dead or cancelled -> pending, fresh attempts */

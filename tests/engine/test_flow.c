@@ -3,7 +3,9 @@
  * await of a finished job; stale acks; concurrency; future run_at; cancel, retry, list.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixture.h"
 
@@ -352,4 +354,48 @@ Test(flow, list_with_filters_and_cursor, .fini = stop)
     cr_expect_not(r.msg.u.jobs.has & RS_HAS_NEXT);
     wire_reply_free(&r);
     ec_close(&app);
+}
+
+Test(flow, retention_deletes_finished_jobs_and_only_them, .fini = stop)
+{
+    const char *const extra[] = {"--retention-s", "2", "--heartbeat-ms", "100", NULL};
+    fx_start(&fx, "flow6", extra);
+    struct ec app, w;
+    fx_client(&fx, &app);
+    fx_client(&fx, &w);
+    cr_assert_eq(ec_register(&w, "done", 4), 0);
+    int64_t old = ec_enqueue_name(&app, "done");
+    struct wire_reply d;
+    cr_assert_eq(ec_next(&w, RS_MSG_DISPATCH, T, &d), 0);
+    wire_reply_free(&d);
+    cr_assert_eq(ec_ack(&w, (uint64_t)old, 1, true, "r", false, NULL, 0), 0);
+    int64_t waiting = ec_enqueue_name(&app, "nobody-runs-this");
+    char sql[128];
+    /* Past the retention: gone at a sweep soon after (the wait is bounded). */
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM reseolio.jobs WHERE id = %lld",
+             (long long)old);
+    int64_t end = ec_now_ms() + 15000;
+    while (fx_int(&fx, sql) != 0 && ec_now_ms() < end)
+        usleep(50 * 1000);
+    cr_assert_eq(fx_int(&fx, sql), 0, "a job finished 2 s ago was not deleted");
+    /* A job that just finished, and a pending one older than the retention, stay. */
+    int64_t fresh = ec_enqueue_name(&app, "done");
+    cr_assert_eq(ec_next(&w, RS_MSG_DISPATCH, T, &d), 0);
+    wire_reply_free(&d);
+    cr_assert_eq(ec_ack(&w, (uint64_t)fresh, 1, true, "r", false, NULL, 0), 0);
+    struct wire_reply r;
+    cr_assert_eq(ec_call(&app, RS_MSG_GET, (uint64_t)fresh, T, &r), 0);
+    cr_expect_eq(r.msg.type, RS_MSG_JOB);
+    wire_reply_free(&r);
+    cr_assert_eq(ec_call(&app, RS_MSG_GET, (uint64_t)waiting, T, &r), 0);
+    cr_expect_eq(r.msg.type, RS_MSG_JOB, "a pending job was deleted");
+    cr_expect_eq(r.msg.u.job.status, RS_STATUS_PENDING);
+    wire_reply_free(&r);
+    /* A deleted job is unknown to AWAIT and GET. */
+    cr_assert_eq(ec_call(&app, RS_MSG_AWAIT, (uint64_t)old, T, &r), 0);
+    char code[32];
+    cr_expect_str_eq(ec_code(&r, code, sizeof(code)), "not_found");
+    wire_reply_free(&r);
+    ec_close(&app);
+    ec_close(&w);
 }

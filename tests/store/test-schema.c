@@ -40,9 +40,9 @@ Test(schema, applies_and_is_idempotent)
     cr_assert_eq(pgtest_query_int(db, "SELECT count(*) FROM reseolio.jobs"), 0);
     cr_assert_eq(pgtest_query_int(db, "SELECT count(*) FROM pg_indexes WHERE schemaname = "
                                       "'reseolio' AND tablename = 'jobs'"),
-                 6,
-                 "jobs should have 6 indexes: pkey, pending, idem, running, parent, "
-                 "pending_steps");
+                 7,
+                 "jobs should have 7 indexes: pkey, pending, idem, running, parent, "
+                 "pending_steps, finished");
     /* The queue table carries its own autovacuum settings. */
     cr_assert_eq(pgtest_query_int(db, "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON"
                                       " n.oid = c.relnamespace WHERE n.nspname = 'reseolio'"
