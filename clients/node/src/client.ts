@@ -11,7 +11,7 @@ import { Connection, type ReplyOf, type RequestType } from './connection.js';
 import { ensureDaemon, resolveSocketPath } from './daemon.js';
 import { DisconnectedError, JobFailedError, ReseolioError } from './errors.js';
 import { JobHandle, jobDetails, jobIdToWire, type HandleHost, type JobDetails } from './job-handle.js';
-import { checkName, enqueueFields, inOptionTerms, namespace, splitCallArgs, type CallOptions, type DurableOptions } from './options.js';
+import { checkName, enqueueFields, inOptionTerms, isDetached, namespace, splitCallArgs, type CallOptions, type DurableOptions } from './options.js';
 import { decodeResult, encodeArgs } from './payload.js';
 import {
   ScheduleHandle,
@@ -30,8 +30,8 @@ import {
   type ScheduleOptions,
   type ScheduleSpec,
 } from './schedule.js';
-import { MAX_CONCURRENCY, MAX_REGISTER, type FieldsOf, type JobStatus, type MessageOf, type StatisticsFields } from './schema.js';
-import { Worker, jobStorage, type Handler, type JobContext, type JobInfo } from './worker.js';
+import { MAX_CONCURRENCY, MAX_LIST, MAX_REGISTER, type FieldsOf, type Int, type JobStatus, type MessageOf, type StatisticsFields } from './schema.js';
+import { Worker, jobStorage, type ActiveJob, type Handler, type JobContext, type JobInfo } from './worker.js';
 
 const VERSION = '0.1.0';
 
@@ -139,6 +139,7 @@ export class Reseolio extends EventEmitter {
   private readonly host: HandleHost = {
     awaitResult: (id, t) => this.awaitResult(id, t),
     getJob: (id) => this.getJob(id),
+    listSteps: (id) => this.listSteps(id),
     cancelJob: (id) => this.cancelJob(id),
   };
   private readonly scheduleHost: ScheduleHost = {
@@ -182,7 +183,7 @@ export class Reseolio extends EventEmitter {
 
   /** The job the calling handler runs (through AsyncLocalStorage), or undefined outside one. */
   static currentJob(): JobContext | undefined {
-    return jobStorage.getStore();
+    return jobStorage.getStore()?.context;
   }
 
   /** The socket this instance talks to. */
@@ -344,11 +345,17 @@ export class Reseolio extends EventEmitter {
     return jobDetails(r.fields);
   }
 
-  /** Jobs newest first, filtered; pass `next` back as `after` for the following page. */
-  async listJobs(filter: { status?: JobStatus; name?: string; limit?: number; after?: string | number | bigint } = {}): Promise<{ jobs: JobDetails[]; next?: string }> {
+  /**
+   * Jobs newest first, filtered (`parent`: only that job's steps); pass `next` back as `after`
+   * for the following page.
+   */
+  async listJobs(
+    filter: { status?: JobStatus; name?: string; parent?: string | number | bigint; limit?: number; after?: string | number | bigint } = {},
+  ): Promise<{ jobs: JobDetails[]; next?: string }> {
     const fields = {
       ...(filter.status !== undefined ? { status: filter.status } : {}),
       ...(filter.name !== undefined ? { name: filter.name } : {}),
+      ...(filter.parent !== undefined ? { parent: jobIdToWire(filter.parent) } : {}),
       ...(filter.limit !== undefined ? { limit: filter.limit } : {}),
       ...(filter.after !== undefined ? { after: jobIdToWire(filter.after) } : {}),
     };
@@ -356,6 +363,23 @@ export class Reseolio extends EventEmitter {
     const out: { jobs: JobDetails[]; next?: string } = { jobs: r.fields.jobs.map(jobDetails) };
     if (r.fields.next !== undefined) out.next = String(r.fields.next);
     return out;
+  }
+
+  /**
+   * Every step of a job (the jobs its handler's durable calls made), in call order: by position,
+   * and for one position (a retried handler that called another function there) oldest first.
+   * Pages through LIST `parent`; for very many steps, page with listJobs({ parent }) instead.
+   */
+  async listSteps(jobId: string | number | bigint): Promise<JobDetails[]> {
+    const parent = jobIdToWire(jobId);
+    const out: JobDetails[] = [];
+    let after: Int | undefined;
+    do {
+      const r = await this.call('LIST', { parent, limit: MAX_LIST, ...(after !== undefined ? { after } : {}) });
+      out.push(...r.fields.jobs.map(jobDetails));
+      after = r.fields.next;
+    } while (after !== undefined);
+    return out.sort((a, b) => (a.step ?? 0) - (b.step ?? 0) || compareIds(a.jobId, b.jobId));
   }
 
   /** A handle on an existing schedule by name. Nothing is sent until it is used. */
@@ -429,10 +453,13 @@ export class Reseolio extends EventEmitter {
   }
 
   private async enqueueWith<R>(name: string, args: unknown[], base: DurableOptions | undefined, call: CallOptions | undefined): Promise<JobHandle<R>> {
+    // The position is taken at the call, before anything is awaited: steps called together
+    // (Promise.all) are numbered in the order of the calls.
+    const step = isDetached(call) ? undefined : this.nextStep();
     const bytes = encodeArgs(args, `the arguments of ${name}`);
     let r: MessageOf<'ENQUEUED'>;
     try {
-      r = await this.call('ENQUEUE', enqueueFields(name, bytes, base, call));
+      r = await this.call('ENQUEUE', { ...enqueueFields(name, bytes, base, call), ...step });
     } catch (e) {
       throw inOptionTerms(e);
     }
@@ -457,8 +484,28 @@ export class Reseolio extends EventEmitter {
     }
   }
 
+  /**
+   * Inside a handler run by this client's worker: the running job as the parent of the call
+   * being made, and the call's position among its steps (the counter advances).
+   */
+  private nextStep(): { parent: Int; step: number } | undefined {
+    const active = jobStorage.getStore();
+    if (!active || active.worker !== this.worker) return undefined;
+    return { parent: jobIdToWire(active.context.jobId), step: active.nextStep++ };
+  }
+
+  /**
+   * Inside a handler run by this client's worker, whose attempt still runs: AWAIT's waiter, so
+   * that the daemon lends the waiting attempt's slot to steps (the no-starvation rule).
+   */
+  private waiter(active: ActiveJob | undefined): { waiter: Int; waiter_attempt: number } | undefined {
+    if (!active || active.worker !== this.worker || active.context.signal.aborted) return undefined;
+    return { waiter: jobIdToWire(active.context.jobId), waiter_attempt: active.context.attempt };
+  }
+
   private async awaitResult(jobId: string, timeoutMs?: number): Promise<unknown> {
     const job = jobIdToWire(jobId);
+    const active = jobStorage.getStore(); // read now: the caller's context
     if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs >= 0)) {
       throw new RangeError('result(timeoutMs): timeoutMs must be a non-negative integer');
     }
@@ -467,7 +514,7 @@ export class Reseolio extends EventEmitter {
     for (;;) {
       const left = () => (end === undefined ? Infinity : Math.max(0, end - Date.now()));
       const conn = await this.ready(left());
-      const fields = end === undefined ? { job } : { job, timeout_ms: left() };
+      const fields = { job, ...(end === undefined ? {} : { timeout_ms: left() }), ...this.waiter(active) };
       let m: MessageOf<'COMPLETED'>;
       try {
         m = await conn.request('AWAIT', fields);
@@ -643,6 +690,11 @@ export class Reseolio extends EventEmitter {
 function enqueueFieldsCheck(name: string, options: DurableOptions): void {
   // the codec is the one place that knows the ranges: encode a scratch frame
   encodeFrame({ type: 'ENQUEUE', requestId: 0, fields: enqueueFields(name, new Uint8Array(0), options) });
+}
+
+/** Two job ids (decimal strings) in numeric order. */
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /** p, or nothing after ms: whichever comes first (p's rejection is the caller's). */

@@ -28,12 +28,17 @@ export interface JobDetails<R = unknown> {
   runAt: Date;
   startedAt?: Date;
   finishedAt?: Date;
+  /** A step: the job whose handler made this call. */
+  parentId?: string;
+  /** A step: its position among the parent's durable calls (from 0, per parent attempt). */
+  step?: number;
 }
 
 /** What a job handle needs from the client. */
 export interface HandleHost {
   awaitResult(jobId: string, timeoutMs?: number): Promise<unknown>;
   getJob(jobId: string): Promise<JobDetails>;
+  listSteps(jobId: string): Promise<JobDetails[]>;
   cancelJob(jobId: string): Promise<JobDetails>;
 }
 
@@ -50,7 +55,9 @@ export class JobHandle<R = unknown> {
   /**
    * The handler's return value once the job succeeded. Rejects with JobFailedError when the
    * job ends `dead` (its last error in `jobError`) or `cancelled`; with ReseolioError
-   * `timeout` when timeoutMs passes first. Survives reconnections to the daemon.
+   * `timeout` when timeoutMs passes first. Survives reconnections to the daemon. Awaited inside
+   * a handler, it tells the daemon that the running job waits, which lends the job's worker slot
+   * to steps meanwhile (so a parent never starves its own steps).
    */
   result(timeoutMs?: number): Promise<R> {
     return this.host.awaitResult(this.jobId, timeoutMs) as Promise<R>;
@@ -59,6 +66,14 @@ export class JobHandle<R = unknown> {
   /** The job's current state. */
   details(): Promise<JobDetails<R>> {
     return this.host.getJob(this.jobId) as Promise<JobDetails<R>>;
+  }
+
+  /**
+   * The jobs this job's handler made as its steps, in call order (by position; at one position,
+   * oldest first). Empty for a job that made none.
+   */
+  steps(): Promise<JobDetails[]> {
+    return this.host.listSteps(this.jobId);
   }
 
   async status(): Promise<JobStatus> {
@@ -104,5 +119,7 @@ export function jobDetails(j: JobFields): JobDetails {
   if (j.key !== undefined) d.idempotencyKey = j.key;
   if (j.started_at !== undefined) d.startedAt = date(j.started_at);
   if (j.finished_at !== undefined) d.finishedAt = date(j.finished_at);
+  if (j.parent !== undefined) d.parentId = String(j.parent);
+  if (j.step !== undefined) d.step = Number(j.step);
   return d;
 }

@@ -32,6 +32,12 @@ export interface CallOptions extends DurableOptions {
   delayMs?: number;
   /** Earliest start, absolute. Not together with delayMs. */
   runAt?: Date | number;
+  /**
+   * Inside a handler: true makes this call a job of its own, not a step of the running job
+   * (no parent, no position; a retried handler enqueues it again). Outside a handler it changes
+   * nothing. Default false.
+   */
+  detached?: boolean;
 }
 
 /** Option name ↔ wire field, for building ENQUEUE and for error messages in the user's terms. */
@@ -49,7 +55,16 @@ const WIRE: ReadonlyArray<readonly [keyof CallOptions, keyof EnqueueFields]> = [
 ];
 
 /** The names that may appear in a per-call options object. */
-export const CALL_OPTION_KEYS: ReadonlySet<string> = new Set(WIRE.map(([k]) => k));
+export const CALL_OPTION_KEYS: ReadonlySet<string> = new Set([...WIRE.map(([k]) => k), 'detached']);
+
+/** Whether the merged per-call options detach the call from the running job (and check the option). */
+export function isDetached(...opts: (CallOptions | undefined)[]): boolean {
+  let detached: unknown;
+  for (const o of opts) if (o?.detached !== undefined && o.detached !== null) detached = o.detached;
+  if (detached === undefined) return false;
+  if (typeof detached !== 'boolean') throw new ReseolioError('bad_value', `option detached: must be a boolean, got ${typeof detached}`);
+  return detached;
+}
 
 /** The ENQUEUE fields for name, args and options (later options override earlier ones). */
 export function enqueueFields(name: string, args: Uint8Array, ...opts: (CallOptions | undefined)[]): EnqueueFields {
@@ -72,6 +87,7 @@ export function inOptionTerms(e: unknown): unknown {
     if (msg.startsWith(`ENQUEUE.${wire}:`)) msg = `option ${opt}:` + msg.slice(`ENQUEUE.${wire}:`.length);
   }
   msg = msg.replace(/^ENQUEUE: run_at and delay_ms together/, 'options runAt and delayMs together');
+  msg = msg.replace(/^ENQUEUE: key:/, 'option idempotencyKey:');
   msg = msg.replace(/^ENQUEUE\.name:/, 'function name:');
   return new ReseolioError(e.code, msg, e.retryable, { cause: e });
 }

@@ -45,7 +45,19 @@ export class AbandonedError extends Error {
   }
 }
 
-export const jobStorage = new AsyncLocalStorage<JobContext>();
+/**
+ * The attempt a handler runs, as the client tracks it: its public context, the worker that runs
+ * it (only calls through that worker's client are its steps) and the position its next step
+ * takes. Positions count from 0 per attempt, in call order, so a retried handler that calls its
+ * steps in the same order finds them again.
+ */
+export interface ActiveJob {
+  readonly context: JobContext;
+  readonly worker: Worker;
+  nextStep: number;
+}
+
+export const jobStorage = new AsyncLocalStorage<ActiveJob>();
 
 export type Handler = (...args: any[]) => unknown;
 
@@ -213,7 +225,8 @@ export class Worker {
         deadline: new Date(Number(d.deadline)),
         signal: entry.controller.signal,
       };
-      const value = await jobStorage.run(ctx, () => handler(...args));
+      const active: ActiveJob = { context: ctx, worker: this, nextStep: 0 };
+      const value = await jobStorage.run(active, () => handler(...args));
       outcome = { ok: true, value, result: value === undefined ? undefined : encodeResult(value, `the result of ${d.name}`) };
     } catch (err) {
       // undecodable arguments or an unencodable result will not improve on a retry

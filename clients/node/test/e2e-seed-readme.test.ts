@@ -11,10 +11,9 @@
  * - "// Your logic here" in Full Usage is filled in (its `return result` would otherwise read
  *   the block's own `const result`, still in its temporal dead zone while the job runs).
  *
- * The saga awaits its steps from inside a handler: every step needs a free worker slot while
- * the orchestrator holds one. The default workerConcurrency (10) is enough for it; a test below
- * shows that with a single slot the first step never starts (proper step semantics are a later
- * issue).
+ * The saga awaits its steps from inside a handler: its durable calls are steps of its job, and
+ * while it awaits one it lends its worker slot to the steps, so even a single slot runs it (a
+ * test below).
  */
 
 import assert from 'node:assert/strict';
@@ -121,7 +120,7 @@ describe('seed README, end to end', { timeout: 120_000 }, () => {
   });
 
   test('Advanced: Multi-Step Workflow (Saga Pattern)', async () => {
-    const reseolio = await seedReseolio(); // workerConcurrency 10 (default): room for a step beside the orchestrator
+    const reseolio = await seedReseolio();
     const steps: string[] = [];
     const charge = async (orderId: string) => void steps.push(`charge ${orderId}`);
     const reserve = async (orderId: string) => void steps.push(`reserve ${orderId}`);
@@ -159,26 +158,25 @@ describe('seed README, end to end', { timeout: 120_000 }, () => {
     await reseolio.stop();
   });
 
-  test('saga limitation: with one worker slot the orchestrator holds it and its first step cannot start', async () => {
+  test('the saga with one worker slot: the orchestrator lends its slot to its steps while it awaits them', async () => {
     const reseolio = new Reseolio({ storage, workerConcurrency: 1 });
     await reseolio.start();
-    const step = reseolio.durable('saga1:step', async () => 'step done');
-    let stepHandle: Awaited<ReturnType<typeof step>> | undefined;
-    let stepTimedOut = false;
-    const orchestrate = reseolio.durable('saga1:orchestrate', async () => {
-      stepHandle = await step();
-      try {
-        return await stepHandle.result(1500);
-      } catch (e) {
-        stepTimedOut = (e as { code?: string }).code === 'timeout';
-        throw e;
-      }
+    const steps: string[] = [];
+    const chargePayment = reseolio.durable('saga1:charge', async (orderId: string) => void steps.push(`charge ${orderId}`));
+    const createShipping = reseolio.durable('saga1:ship', async (orderId: string) => (steps.push(`ship ${orderId}`), `TRACK-${orderId}`));
+    const processOrder = reseolio.durable('saga1:process', async (orderId: string) => {
+      const payment = await chargePayment(orderId);
+      await payment.result();
+      const shipping = await createShipping(orderId);
+      return { status: 'fulfilled', tracking: await shipping.result() };
     }, { maxAttempts: 1 });
-    const h = await orchestrate();
-    await assert.rejects(h.result(20_000), (e: Error & { status?: string }) => e.name === 'JobFailedError' && e.status === 'dead');
-    assert.equal(stepTimedOut, true);
-    // once the orchestrator's slot is free, the step runs
-    assert.equal(await stepHandle!.result(20_000), 'step done');
+    const h = await processOrder('order-2');
+    assert.deepEqual(await h.result(20_000), { status: 'fulfilled', tracking: 'TRACK-order-2' });
+    assert.deepEqual(steps, ['charge order-2', 'ship order-2']);
+    assert.deepEqual((await h.steps()).map((s) => [s.step, s.name, s.parentId]), [
+      [0, 'saga1:charge', h.jobId],
+      [1, 'saga1:ship', h.jobId],
+    ]);
     await reseolio.stop();
   });
 

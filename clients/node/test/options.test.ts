@@ -10,7 +10,7 @@ import { encodeFrame } from '../src/codec';
 import { resolveSocketPath } from '../src/daemon';
 import { ReseolioError } from '../src/errors';
 import { jobIdToWire } from '../src/job-handle';
-import { CALL_OPTION_KEYS, namespace, splitCallArgs } from '../src/options';
+import { CALL_OPTION_KEYS, enqueueFields, isDetached, namespace, splitCallArgs } from '../src/options';
 import { decodeArgs, decodeResult, encodeArgs, encodeResult } from '../src/payload';
 import type { Message } from '../src/schema';
 import { errorText } from '../src/worker';
@@ -58,8 +58,16 @@ describe('the per-call options rule', () => {
   test('the option names', () => {
     assert.deepEqual(
       [...CALL_OPTION_KEYS].sort(),
-      ['backoff', 'delayMs', 'idempotencyKey', 'initialDelayMs', 'jitter', 'maxAttempts', 'maxDelayMs', 'priority', 'runAt', 'timeoutMs'],
+      ['backoff', 'delayMs', 'detached', 'idempotencyKey', 'initialDelayMs', 'jitter', 'maxAttempts', 'maxDelayMs', 'priority', 'runAt', 'timeoutMs'],
     );
+  });
+  test('detached is an option name too; it is not sent, and must be a boolean', () => {
+    assert.deepEqual(splitCallArgs(1, [5, { detached: true }]), { args: [5], options: { detached: true } });
+    assert.deepEqual(enqueueFields('f', new Uint8Array(0), { detached: true, priority: 2 }), { name: 'f', args: new Uint8Array(0), priority: 2 });
+    assert.equal(isDetached(undefined), false);
+    assert.equal(isDetached({ detached: false }), false);
+    assert.equal(isDetached({ detached: true }), true);
+    assert.throws(() => isDetached({ detached: 1 as unknown as boolean }), /option detached: must be a boolean/);
   });
 });
 
