@@ -46,16 +46,20 @@ describe('examples, end to end', { timeout: 180_000 }, () => {
     assert.match(out, new RegExp(`job ${id}: success\\n$`));
   });
 
-  test('saga.js: three steps in order, the payment retried once', async () => {
+  test('saga.js: three steps in order with one slot; the retried orchestrator re-runs only the failed step', async () => {
     const out = await example('saga.js', vars());
     assert.match(out, /orders:payment:charge attempt 1 failed \(Error: payment gateway timed out\); retrying/);
+    assert.match(out, /orders:fulfillment:process attempt 1 failed \(JobFailedError: job \d+ failed after 1 attempt\(s\): carrier unavailable\); retrying/);
     assert.match(out, /charged order-[\s\S]*reserved the items[\s\S]*created the shipment/);
     assert.match(out, /result: \{"status":"fulfilled","paymentId":"pay_order-\w+","trackingNumber":"TRACK-order-\w+"\}/);
+    assert.match(out, /step 0: orders:payment:charge, success after 2 attempt\(s\)\n.*step 1: orders:inventory:reserve, success after 1 attempt\(s\)\n.*step 2: orders:shipping:create, success/);
+    assert.match(out, /charged 1 time\(s\), reserved 1 time\(s\), shipping called 2 time\(s\)/);
   });
 
-  test('fan-out.js: twelve jobs at once, at most workerConcurrency running', async () => {
+  test('fan-out.js: twelve steps at once, at most workerConcurrency running; the retried job re-runs none', async () => {
     const out = await example('fan-out.js', vars());
-    assert.match(out, /fanned out 12 jobs/);
+    assert.match(out, /fanned out 12 steps \(positions 0\.\.11\)/);
+    assert.match(out, /gathered 12 thumbnails in 2 album attempt\(s\), 13 render\(s\)/);
     const most = Number(/at most (\d+) at once/.exec(out)?.[1]);
     assert.ok(most >= 1 && most <= 4, out);
   });
