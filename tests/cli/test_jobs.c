@@ -517,6 +517,46 @@ Test(cli_jobs, list_filters_and_pages)
     clirun_free(&r);
 }
 
+Test(cli_jobs, steps_show_their_parent_and_list_by_parent)
+{
+    uint64_t parent = enqueue("cli:saga", "[]", later);
+    struct rs_client *c = client();
+    uint64_t steps[2];
+    for (unsigned i = 0; i < 2; i++) {
+        struct rs_enqueue_opts o;
+        rs_enqueue_opts_init(&o);
+        o.parent = parent;
+        o.step = i;
+        o.delay_ms = 3600000;
+        struct rs_enqueue_result r;
+        cr_assert_eq(rs_enqueue(c, "cli:step", NULL, 0, &o, &r), RS_CLIENT_OK, "%s",
+                     rs_client_errmsg(c));
+        steps[i] = r.job;
+    }
+    rs_client_close(c);
+    char id[24], pid[24];
+    json_t *doc = RUN_JSON("jobs", "show", id_text(steps[1], id));
+    cr_expect_eq(json_integer_value(json_object_get(doc, "parent")), (json_int_t)parent);
+    cr_expect_eq(json_integer_value(json_object_get(doc, "step")), 1);
+    json_decref(doc);
+    doc = RUN_JSON("jobs", "show", id_text(parent, pid));
+    cr_expect(json_is_null(json_object_get(doc, "parent")));
+    json_decref(doc);
+    doc = RUN_JSON("jobs", "list", "--parent", pid);
+    expect_ids(doc, (uint64_t[]){steps[1], steps[0]}, 2, "--parent");
+    json_decref(doc);
+    struct clirun r;
+    RUN(&r, "jobs", "show", id_text(steps[0], id));
+    clirun_expect_ok(&r);
+    char want[64];
+    snprintf(want, sizeof(want), "step 0 of job %" PRIu64, parent);
+    cr_expect(strstr(r.out, want) != NULL, "%s", r.out);
+    clirun_free(&r);
+    RUN(&r, "jobs", "list", "--parent", "0");
+    cr_expect_eq(r.status, 2, "--parent 0 is a usage error");
+    clirun_free(&r);
+}
+
 Test(cli_jobs, cancel_retry_and_their_conflicts)
 {
     uint64_t id = enqueue("cli:a", "[]", later);

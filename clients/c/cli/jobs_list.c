@@ -17,11 +17,13 @@
 #define JOBS_LIST_PAGE 1000
 
 static const char jobs_list_usage[] =
-    "usage: reseolio jobs list [--status S] [--name N] [--limit N] [--after CURSOR] [--all]\n"
+    "usage: reseolio jobs list [--status S] [--name N] [--parent ID] [--limit N]\n"
+    "                          [--after CURSOR] [--all]\n"
     "\n"
     "Jobs, newest first.\n"
     "  --status S       only jobs in status S: pending, running, success, dead, cancelled\n"
     "  --name N         only jobs of function N\n"
+    "  --parent ID      only the steps of job ID (durable calls its handler made)\n"
     "  --limit N        at most N jobs, 1..100000000 (default 100)\n"
     "  --after CURSOR   only jobs older than the cursor (the \"next\" of an earlier list)\n"
     "  --all            every job that matches, however many (not with --limit)\n"
@@ -41,11 +43,12 @@ struct jobs_list_args {
 /* Read the options. Returns CLI_EXIT_OK, or CLI_EXIT_USAGE after reporting an error. */
 static int jobs_list_parse(struct cli *cli, int argc, char **argv, struct jobs_list_args *a)
 {
-    const char *status = NULL, *name = NULL, *limit = NULL, *after = NULL;
+    const char *status = NULL, *name = NULL, *limit = NULL, *after = NULL, *parent = NULL;
     bool all = false;
     const struct flag spec[] = {
-        {"status", &status, NULL}, {"name", &name, NULL}, {"limit", &limit, NULL},
-        {"after", &after, NULL},   {"all", NULL, &all},   {NULL, NULL, NULL},
+        {"status", &status, NULL}, {"name", &name, NULL},     {"limit", &limit, NULL},
+        {"after", &after, NULL},   {"parent", &parent, NULL}, {"all", NULL, &all},
+        {NULL, NULL, NULL},
     };
     struct flags f = {.cmd = "jobs list", .spec = spec};
     memset(a, 0, sizeof(*a));
@@ -71,6 +74,12 @@ static int jobs_list_parse(struct cli *cli, int argc, char **argv, struct jobs_l
         return rc;
     if (all)
         a->max = 0;
+    if (parent != NULL) {
+        int64_t id;
+        if ((rc = flags_int(f.cmd, "--parent", parent, 1, INT64_MAX, &id)) != 0)
+            return rc;
+        a->filter.parent = (uint64_t)id;
+    }
     if (after != NULL) {
         int64_t cursor;
         if ((rc = flags_int(f.cmd, "--after", after, 1, INT64_MAX, &cursor)) != 0)

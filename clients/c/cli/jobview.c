@@ -51,13 +51,24 @@ json_t *jobview_json(const struct rs_job_info *j)
         json_decref(result);
         return NULL;
     }
-    return json_pack("{s:I, s:s, s:s, s:I, s:I, s:o, s:o, s:s?, s:s?, s:i, s:I, s:I, s:o, s:o}",
-                     "id", (json_int_t)j->id, "name", j->name, "status",
-                     rs_job_status_name(j->status), "attempt", (json_int_t)j->attempt,
-                     "max_attempts", (json_int_t)j->max_attempts, "args", args, "result", result,
-                     "error", j->error, "key", j->key, "priority", j->priority, "created_at",
-                     (json_int_t)j->created_at, "run_at", (json_int_t)j->run_at, "started_at",
-                     jobview_time(j->started_at), "finished_at", jobview_time(j->finished_at));
+    json_t *v = json_pack(
+        "{s:I, s:s, s:s, s:I, s:I, s:o, s:o, s:s?, s:s?, s:i, s:I, s:I, s:o, s:o}", "id",
+        (json_int_t)j->id, "name", j->name, "status", rs_job_status_name(j->status), "attempt",
+        (json_int_t)j->attempt, "max_attempts", (json_int_t)j->max_attempts, "args", args, "result",
+        result, "error", j->error, "key", j->key, "priority", j->priority, "created_at",
+        (json_int_t)j->created_at, "run_at", (json_int_t)j->run_at, "started_at",
+        jobview_time(j->started_at), "finished_at", jobview_time(j->finished_at));
+    /* A step names its parent and position; other jobs have null there. */
+    if (v != NULL &&
+        (json_object_set_new(v, "parent",
+                             j->parent != 0 ? json_integer((json_int_t)j->parent) : json_null()) !=
+             0 ||
+         json_object_set_new(
+             v, "step", j->parent != 0 ? json_integer((json_int_t)j->step) : json_null()) != 0)) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
 }
 
 /* What AWAIT said. */
@@ -102,6 +113,8 @@ int jobview_print(FILE *out, const struct rs_job_info *j)
     fprintf(out, "%-10s %d\n", "priority", j->priority);
     if (j->key != NULL)
         fprintf(out, "%-10s %s\n", "key", j->key);
+    if (j->parent != 0)
+        fprintf(out, "%-10s step %" PRIu64 " of job %" PRIu64 "\n", "parent", j->step, j->parent);
     jobview_print_time(out, "created", j->created_at);
     jobview_print_time(out, "due", j->run_at);
     if (j->started_at != 0)
