@@ -27,7 +27,7 @@ static const struct {
     {"reseolio_jobs_succeeded_total", "Attempts whose success was committed."},
     {"reseolio_jobs_failed_total", "Attempts whose failure was committed (retried or dead)."},
     {"reseolio_jobs_dead_total",
-     "Jobs this daemon made dead: on a failed attempt, a timeout or a reclaim."},
+     "Jobs this daemon made dead: on a failed attempt, a timeout, a reclaim or a lost worker."},
     {"reseolio_jobs_timed_out_total",
      "Attempts whose timeout this daemon committed (its own at the deadline, other daemons' "
      "after a grace)."},

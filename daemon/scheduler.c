@@ -872,9 +872,12 @@ static void scheduler_on_released(void *arg, const struct jobstore_moved *rows, 
                  err->message);
         return;
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].status == JOBSTORE_DEAD) /* the worker died on the job's last attempt */
+            metrics_job_moved(rows[i].name, rows[i].name_len, METRICS_DEAD, false);
         log_info("job %lld attempt %d released (worker gone): now %s", (long long)rows[i].id,
                  rows[i].attempt, jobstore_status_name(rows[i].status));
+    }
 }
 
 /* The worker's connection closed: its running jobs go back for retry at once. */

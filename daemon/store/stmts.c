@@ -189,11 +189,11 @@ static const Oid types_complete[] = {PGBIN_INT8_ARRAY,  PGBIN_INT4_ARRAY, PGBIN_
 /*
  * release: $1 node uuid, $2 ids int8[] (NULL: every running job of the node), $3 attempts
  * int4[] (with $2), $4 consume bool, $5 error text.
- * -> id int8, attempt int4, status text, run_at int8 per job released.
- * Hands running jobs back, due at once. consume = true (a worker died mid-job): the attempt
- * counts, and a job out of attempts is dead with error $5. consume = false (the daemon shuts
- * down): the attempt does not count. The attempt number itself never goes down: it stays the
- * fencing token.
+ * -> id int8, attempt int4, status text, run_at int8, NULL (the node column of expire and
+ * reclaim), name text per job released. Hands running jobs back, due at once. consume = true (a
+ * worker died mid-job): the attempt counts, and a job out of attempts is dead with error $5.
+ * consume = false (the daemon shuts down): the attempt does not count. The attempt number itself
+ * never goes down: it stays the fencing token.
  */
 static const char sql_release[] =
     "WITH upd AS ("
@@ -209,8 +209,8 @@ static const char sql_release[] =
     "    AND ($2::int8[] IS NULL"
     "         OR (j.id, j.attempt) IN (SELECT * FROM unnest($2::int8[], $3::int4[])))"
     "  RETURNING j.id, j.attempt, j.status, j.name, j.run_at"
-    "), " WOKE_FROM_UPD " SELECT upd.id, upd.attempt, upd.status::text, ms(upd.run_at)"
-    " FROM upd CROSS JOIN woke";
+    "), " WOKE_FROM_UPD " SELECT upd.id, upd.attempt, upd.status::text, ms(upd.run_at),"
+    " NULL::uuid, upd.name FROM upd CROSS JOIN woke";
 static const Oid types_release[] = {PGBIN_UUID, PGBIN_INT8_ARRAY, PGBIN_INT4_ARRAY, PGBIN_BOOL,
                                     PGBIN_TEXT};
 

@@ -287,6 +287,28 @@ Test(metrics, timeouts_are_counted_with_the_dead_they_make, .fini = stop)
     ec_close(&worker);
 }
 
+/* A worker that goes away on a job's last attempt leaves it dead: counted as dead (not as a
+ * failed ACK). */
+Test(metrics, a_worker_gone_on_the_last_attempt_counts_dead, .fini = stop)
+{
+    start("metrics7");
+    struct ec app, worker;
+    fx_client(&fx, &app);
+    fx_client(&fx, &worker);
+    cr_assert_eq(ec_register(&worker, "m:gone", 1), 0);
+    cr_assert_gt(enqueue(&app, "m:gone", NULL, NULL), 0); /* max_attempts 1 */
+    struct wire_reply d;
+    cr_assert_eq(ec_next(&worker, RS_MSG_DISPATCH, T, &d), 0);
+    wire_reply_free(&d);
+    ec_close(&worker);
+    char *m = scrape_until("reseolio_jobs_dead_total", "m:gone", 1);
+    cr_expect_eq(series(m, "reseolio_jobs_dead_total", "m:gone"), 1);
+    cr_expect_eq(series(m, "reseolio_jobs_started_total", "m:gone"), 1);
+    cr_expect_eq(series(m, "reseolio_jobs_failed_total", "m:gone"), 0);
+    free(m);
+    ec_close(&app);
+}
+
 /* A running job whose daemon stopped heartbeating is reclaimed by this one: counted as
  * reclaimed under its function, and as dead when that was its last attempt. */
 Test(metrics, reclaimed_attempts_are_counted, .fini = stop)
