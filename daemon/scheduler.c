@@ -64,6 +64,10 @@ struct scheduler {
      * runs. Until they are handed back (scheduler_orphans) no claim is sent. */
     bool claim_doubt;
     bool orphans_inflight;
+    /* The latest started_at (Unix ms, the server's clock) of a job a claim handed us. A lost
+     * claim started later, so only jobs started after it can be its; a job we dispatched
+     * whose ACK is not committed yet (it may be in doubt too) is never taken for one. */
+    int64_t claimed_started_ms;
     int64_t *orphan_ids; /* found so far, over the pages of running jobs; owned */
     int32_t *orphan_attempts;
     size_t norphans;
@@ -467,6 +471,12 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
     int32_t *attempts = NULL;
     size_t nunwanted = 0;
     for (size_t i = 0; i < n; i++) {
+        /* started_at, as the claim set it: the deadline is started_at + timeout. */
+        int64_t started_ms = jobs[i].deadline_ms - jobs[i].timeout_ms;
+        if (started_ms > s->claimed_started_ms)
+            s->claimed_started_ms = started_ms;
+    }
+    for (size_t i = 0; i < n; i++) {
         size_t len = strlen(jobs[i].name);
         struct worker *best = NULL;
         LIST_FOREACH(w, &s->workers, link)
@@ -569,6 +579,9 @@ static void scheduler_on_running_listed(void *arg, const struct jobstore_job *jo
         const struct running *r = scheduler_find(s, jobs[i].id);
         if (r != NULL && r->attempt == jobs[i].attempt)
             continue;
+        /* Claimed before the lost claim: ours, dispatched, its ACK maybe on its way. */
+        if (!jobs[i].has_started_at || jobs[i].started_at_ms <= s->claimed_started_ms)
+            continue;
         s->orphan_ids[s->norphans] = jobs[i].id;
         s->orphan_attempts[s->norphans++] = jobs[i].attempt;
     }
@@ -592,8 +605,8 @@ static void scheduler_on_running_listed(void *arg, const struct jobstore_job *jo
 }
 
 /* After a lost claim reply: list the running jobs page by page (before: the cursor, 0 for the
- * first page) to find the ones leased here that no worker runs. No claim is in flight
- * meanwhile, so the running attempts known here are all there are. */
+ * first page) to find the ones leased here that no worker runs and that started after every
+ * job a claim did hand us. No claim is in flight meanwhile. */
 static void scheduler_orphans(struct scheduler *s, int64_t before)
 {
     if (s->orphans_inflight || s->stopped || s->e->db == NULL)
