@@ -81,6 +81,7 @@ struct scheduler {
      * announced (NOTIFY, run_at timer, REGISTER, sweep) clears it. */
     bool drained;
     bool next_inflight;
+    bool next_again; /* a look-up was asked for while one was in flight */
     bool stopped;
     struct event *ev_claim;  /* activated to claim once at the end of this loop turn */
     struct event *ev_run_at; /* the earliest known future run_at */
@@ -749,12 +750,22 @@ static void scheduler_on_next(void *arg, bool has, int64_t run_at_ms,
     }
     if (has && !s->stopped)
         scheduler_arm(s, run_at_ms);
+    /* Asked again while this one was out: its answer may predate a job that is due sooner
+     * (a wake-up that armed nothing because an earlier timer was set relied on this). */
+    if (s->next_again) {
+        s->next_again = false;
+        scheduler_next_run_at(s);
+    }
 }
 
 /* Ask the store for the earliest future run_at of the names served here. */
 static void scheduler_next_run_at(struct scheduler *s)
 {
-    if (s->stopped || s->next_inflight || s->e->db == NULL)
+    if (s->next_inflight) {
+        s->next_again = true;
+        return;
+    }
+    if (s->stopped || s->e->db == NULL)
         return;
     size_t n = 0;
     struct worker *w;
