@@ -371,45 +371,66 @@ struct jobstore_claim_op {
     void *arg;
 };
 
+/* Decode the rows of a statement's result into a new array of n elements of size bytes, one
+ * decode call per row. Returns NULL with *out (NULL when there are no rows) and *n set, or the
+ * failure to report (err is the statement's own; nomem names what ran out). */
+static const struct jobstore_err *jobstore_rows(PGresult *res, const char *err,
+                                                struct jobstore_err *e, size_t size,
+                                                bool (*decode)(const PGresult *, int, void *),
+                                                const struct jobstore_err *nomem, void **out,
+                                                size_t *n)
+{
+    char *rows = NULL;
+    int count;
+
+    *out = NULL;
+    *n = 0;
+    if (err != NULL) {
+        jobstore_err_from(e, res, err);
+        return e;
+    }
+    count = PQntuples(res);
+    if (count > 0 && (rows = calloc((size_t)count, size)) == NULL)
+        return nomem;
+    for (int row = 0; row < count; row++) {
+        if (!decode(res, row, rows + (size_t)row * size)) {
+            free(rows);
+            return &jobstore_bad_shape;
+        }
+    }
+    *out = rows;
+    *n = (size_t)count;
+    return NULL;
+}
+
+/* One claimed row. */
+static bool jobstore_claimed_row(const PGresult *res, int row, void *out)
+{
+    struct jobstore_claimed *j = out;
+
+    if (!pgbin_i64(res, row, 0, &j->id) || (j->name = jobstore_text(res, row, 1)) == NULL ||
+        !pgbin_bytes(res, row, 2, &j->args, &j->args_len) || !pgbin_i32(res, row, 3, &j->attempt) ||
+        !pgbin_i32(res, row, 4, &j->max_attempts) || !pgbin_i32(res, row, 5, &j->uncounted) ||
+        !pgbin_i64(res, row, 6, &j->deadline_ms) || !pgbin_i32(res, row, 7, &j->timeout_ms))
+        return false;
+    if (!pgbin_i64(res, row, 8, &j->parent_id))
+        j->parent_id = 0;
+    return true;
+}
+
 static void jobstore_claim_done(void *arg, PGresult *res, const char *err)
 {
+    /* Out of memory: the claim committed; its jobs will time out and be retried. */
+    static const struct jobstore_err nomem = {"out of memory reading claimed jobs", "", true,
+                                              false};
     struct jobstore_claim_op *op = arg;
-    struct jobstore_claimed *jobs = NULL;
     struct jobstore_err e;
-    int n = 0;
+    void *jobs;
+    size_t n;
+    const struct jobstore_err *fail = jobstore_rows(res, err, &e, sizeof(struct jobstore_claimed),
+                                                    jobstore_claimed_row, &nomem, &jobs, &n);
 
-    if (err != NULL) {
-        jobstore_err_from(&e, res, err);
-        op->cb(op->arg, NULL, 0, &e);
-        free(op);
-        return;
-    }
-    n = PQntuples(res);
-    if (n > 0 && (jobs = calloc((size_t)n, sizeof(*jobs))) == NULL) {
-        /* The claim committed; its jobs will time out and be retried. Nothing else to do. */
-        static const struct jobstore_err nomem = {"out of memory reading claimed jobs", "", true,
-                                                  false};
-        op->cb(op->arg, NULL, 0, &nomem);
-        free(op);
-        return;
-    }
-    for (int row = 0; row < n; row++) {
-        struct jobstore_claimed *j = &jobs[row];
-
-        if (!pgbin_i64(res, row, 0, &j->id) || (j->name = jobstore_text(res, row, 1)) == NULL ||
-            !pgbin_bytes(res, row, 2, &j->args, &j->args_len) ||
-            !pgbin_i32(res, row, 3, &j->attempt) || !pgbin_i32(res, row, 4, &j->max_attempts) ||
-            !pgbin_i32(res, row, 5, &j->uncounted) || !pgbin_i64(res, row, 6, &j->deadline_ms) ||
-            !pgbin_i32(res, row, 7, &j->timeout_ms)) {
-            free(jobs);
-            op->cb(op->arg, NULL, 0, &jobstore_bad_shape);
-            free(op);
-            return;
-        }
-        if (!pgbin_i64(res, row, 8, &j->parent_id))
-            j->parent_id = 0;
-    }
-    op->cb(op->arg, jobs, (size_t)n, NULL);
+    op->cb(op->arg, fail == NULL ? jobs : NULL, n, fail);
     free(jobs);
     free(op);
 }
@@ -936,41 +957,31 @@ struct jobstore_finals_op {
     void *arg;
 };
 
+/* One row of finals. */
+static bool jobstore_final_row(const PGresult *res, int row, void *out)
+{
+    struct jobstore_final *f = out;
+
+    if (!pgbin_i64(res, row, 0, &f->id) || !jobstore_status_col(res, row, 1, &f->status) ||
+        !pgbin_i32(res, row, 2, &f->attempt))
+        return false;
+    f->has_result = pgbin_bytes(res, row, 3, &f->result, &f->result_len);
+    f->error = jobstore_text(res, row, 4);
+    return true;
+}
+
 static void jobstore_finals_done(void *arg, PGresult *res, const char *err)
 {
+    static const struct jobstore_err nomem = {"out of memory reading awaited jobs", "", true,
+                                              false};
     struct jobstore_finals_op *op = arg;
-    struct jobstore_final *rows = NULL;
     struct jobstore_err e;
-    int n = 0;
+    void *rows;
+    size_t n;
+    const struct jobstore_err *fail = jobstore_rows(res, err, &e, sizeof(struct jobstore_final),
+                                                    jobstore_final_row, &nomem, &rows, &n);
 
-    if (err != NULL) {
-        jobstore_err_from(&e, res, err);
-        op->cb(op->arg, NULL, 0, &e);
-        free(op);
-        return;
-    }
-    n = PQntuples(res);
-    if (n > 0 && (rows = calloc((size_t)n, sizeof(*rows))) == NULL) {
-        static const struct jobstore_err nomem = {"out of memory reading awaited jobs", "", true,
-                                                  false};
-        op->cb(op->arg, NULL, 0, &nomem);
-        free(op);
-        return;
-    }
-    for (int row = 0; row < n; row++) {
-        struct jobstore_final *f = &rows[row];
-
-        if (!pgbin_i64(res, row, 0, &f->id) || !jobstore_status_col(res, row, 1, &f->status) ||
-            !pgbin_i32(res, row, 2, &f->attempt)) {
-            free(rows);
-            op->cb(op->arg, NULL, 0, &jobstore_bad_shape);
-            free(op);
-            return;
-        }
-        f->has_result = pgbin_bytes(res, row, 3, &f->result, &f->result_len);
-        f->error = jobstore_text(res, row, 4);
-    }
-    op->cb(op->arg, rows, (size_t)n, NULL);
+    op->cb(op->arg, fail == NULL ? rows : NULL, n, fail);
     free(rows);
     free(op);
 }
