@@ -634,3 +634,163 @@ Test(client_jobs, a_saga_reruns_only_its_failed_step_and_never_starves)
     rs_client_close(c);
     cr_expect_eq(worker_end(&w), RS_CLIENT_OK);
 }
+
+/* ---- steps at scale: many sagas on two slots, a fan-out whose parent is retried ---- */
+
+/* Counts its runs in the atomic_int user points to. */
+static int handle_count(struct rs_job_ctx *job, void *user)
+{
+    (void)job;
+    atomic_fetch_add((atomic_int *)user, 1);
+    return 0;
+}
+
+/* Enqueue name as this attempt's next step through own and await it; 0 when it succeeded. */
+static int run_step(struct rs_job_ctx *job, struct rs_client *own, const char *name,
+                    const void *args, size_t len)
+{
+    struct rs_enqueue_opts o;
+    rs_enqueue_opts_init(&o);
+    rs_job_step(job, &o);
+    struct rs_enqueue_result r;
+    struct rs_completion *done = NULL;
+    int rc = 0;
+    if (rs_enqueue(own, name, args, len, &o, &r) != RS_CLIENT_OK ||
+        rs_job_await(job, own, r.job, AWAIT_MS, &done) != RS_CLIENT_OK)
+        rc = rs_job_set_error(job, true, "step %s: %s", name, rs_client_errmsg(own));
+    else if (done->status != RS_JOB_SUCCESS)
+        rc =
+            rs_job_set_error(job, true, "step %s ended %s", name, rs_job_status_name(done->status));
+    rs_completion_free(done);
+    return rc;
+}
+
+static struct rs_client *handler_client(struct rs_job_ctx *job)
+{
+    struct rs_client_opts opts;
+    rs_client_opts_init(&opts);
+    opts.name = "steps-handler";
+    struct rs_client *own = NULL;
+    char *err = NULL;
+    if (rs_client_connect(dmn.socket, &opts, &own, &err) != RS_CLIENT_OK) {
+        rs_job_set_error(job, true, "connect: %s", err != NULL ? err : "?");
+        free(err);
+        return NULL;
+    }
+    return own;
+}
+
+/* it:saga3: it:a, it:b, it:c in order. */
+static int handle_saga3(struct rs_job_ctx *job, void *user)
+{
+    (void)user;
+    struct rs_client *own = handler_client(job);
+    if (own == NULL)
+        return -1;
+    int rc = run_step(job, own, "it:a", NULL, 0);
+    if (rc == 0)
+        rc = run_step(job, own, "it:b", NULL, 0);
+    if (rc == 0)
+        rc = run_step(job, own, "it:c", NULL, 0);
+    rs_client_close(own);
+    return rc;
+}
+
+#define FANOUT 100
+static atomic_int thumb_runs[FANOUT];
+static atomic_int album_runs;
+
+/* it:thumb: args are two bytes, the index. */
+static int handle_thumb(struct rs_job_ctx *job, void *user)
+{
+    (void)user;
+    size_t len;
+    const uint8_t *a = rs_job_args(job, &len);
+    if (len != 2 || (a[0] << 8 | a[1]) >= FANOUT)
+        return rs_job_set_error(job, false, "bad thumb args");
+    atomic_fetch_add(&thumb_runs[a[0] << 8 | a[1]], 1);
+    return 0;
+}
+
+/* it:album: FANOUT thumbnails as steps, all enqueued, then all awaited; the first run then
+ * fails, so that the retry has to find every step done. */
+static int handle_album(struct rs_job_ctx *job, void *user)
+{
+    (void)user;
+    int run = atomic_fetch_add(&album_runs, 1) + 1;
+    struct rs_client *own = handler_client(job);
+    if (own == NULL)
+        return -1;
+    uint64_t ids[FANOUT];
+    int rc = 0;
+    for (int i = 0; i < FANOUT && rc == 0; i++) {
+        uint8_t args[2] = {(uint8_t)(i >> 8), (uint8_t)i};
+        struct rs_enqueue_opts o;
+        rs_enqueue_opts_init(&o);
+        rs_job_step(job, &o);
+        struct rs_enqueue_result r;
+        if (rs_enqueue(own, "it:thumb", args, 2, &o, &r) != RS_CLIENT_OK)
+            rc = rs_job_set_error(job, true, "thumb %d: %s", i, rs_client_errmsg(own));
+        ids[i] = r.job;
+    }
+    for (int i = 0; i < FANOUT && rc == 0; i++) {
+        struct rs_completion *done = NULL;
+        if (rs_job_await(job, own, ids[i], AWAIT_MS, &done) != RS_CLIENT_OK ||
+            done->status != RS_JOB_SUCCESS)
+            rc = rs_job_set_error(job, true, "thumb %d did not succeed", i);
+        rs_completion_free(done);
+    }
+    rs_client_close(own);
+    if (rc == 0 && run == 1)
+        return rs_job_set_error(job, true, "the album fails once after its thumbnails");
+    return rc;
+}
+
+Test(client_jobs, twenty_sagas_on_two_slots_all_finish_each_step_once)
+{
+    static atomic_int a, b, c;
+    atomic_store(&a, 0);
+    atomic_store(&b, 0);
+    atomic_store(&c, 0);
+    struct worker w;
+    worker_new(&w, "it:saga3", handle_saga3, NULL, 2);
+    cr_assert_eq(rs_worker_register(w.c, "it:a", handle_count, &a), RS_CLIENT_OK);
+    cr_assert_eq(rs_worker_register(w.c, "it:b", handle_count, &b), RS_CLIENT_OK);
+    cr_assert_eq(rs_worker_register(w.c, "it:c", handle_count, &c), RS_CLIENT_OK);
+    worker_go(&w);
+    struct rs_client *p = connect_client("client-jobs-sagas");
+    enum { N = 20 };
+    uint64_t sagas[N];
+    for (int i = 0; i < N; i++)
+        sagas[i] = enqueue(p, "it:saga3", NULL, 0, NULL);
+    for (int i = 0; i < N; i++)
+        rs_completion_free(await_status(p, sagas[i], RS_JOB_SUCCESS));
+    cr_expect_eq(atomic_load(&a), N);
+    cr_expect_eq(atomic_load(&b), N);
+    cr_expect_eq(atomic_load(&c), N);
+    rs_client_close(p);
+    cr_expect_eq(worker_end(&w), RS_CLIENT_OK);
+}
+
+Test(client_jobs, a_fan_out_of_100_steps_is_not_run_again_by_its_parents_retry)
+{
+    for (int i = 0; i < FANOUT; i++)
+        atomic_store(&thumb_runs[i], 0);
+    atomic_store(&album_runs, 0);
+    struct worker w;
+    worker_new(&w, "it:album", handle_album, NULL, 1);
+    cr_assert_eq(rs_worker_register(w.c, "it:thumb", handle_thumb, NULL), RS_CLIENT_OK);
+    worker_go(&w);
+    struct rs_client *p = connect_client("client-jobs-fanout");
+    struct rs_enqueue_opts o;
+    rs_enqueue_opts_init(&o);
+    o.initial_delay_ms = 0;
+    uint64_t album = enqueue(p, "it:album", NULL, 0, &o);
+    rs_completion_free(await_status(p, album, RS_JOB_SUCCESS));
+    cr_expect_eq(atomic_load(&album_runs), 2);
+    for (int i = 0; i < FANOUT; i++)
+        cr_expect_eq(atomic_load(&thumb_runs[i]), 1, "thumbnail %d ran %d times", i,
+                     atomic_load(&thumb_runs[i]));
+    rs_client_close(p);
+    cr_expect_eq(worker_end(&w), RS_CLIENT_OK);
+}
