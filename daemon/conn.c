@@ -24,6 +24,9 @@
 #define CONN_LINGER_SEC 5
 /* How long a new connection may take to send HELLO, so idle sockets cannot hold slots. */
 #define CONN_HANDSHAKE_SEC 10
+/* How often a half-closed peer we still owe replies is checked for having closed entirely:
+ * nothing else tells (its socket stays readable at end of input, so it is not watched). */
+#define CONN_HALF_CLOSED_CHECK_SEC 1
 
 static const char *const conn_state_names[] = {"handshake", "ready", "closing"};
 
@@ -207,6 +210,9 @@ static void conn_process(struct conn *c)
                              "%u AWAIT(s) unanswered; answering them before closing",
                              (unsigned long long)c->id, c->nrequests, c->nwaiters);
                 c->half_closed = true;
+                struct timeval tv = {CONN_HALF_CLOSED_CHECK_SEC, 0};
+                if (evtimer_add(c->ev_timer, &tv) != 0)
+                    conn_close(c, "cannot watch a half-closed connection");
                 return; /* conn_send looks again after each reply */
             }
             if (c->peer_eof) {
@@ -305,6 +311,19 @@ static void conn_on_timer(evutil_socket_t fd, short what, void *arg)
         if (conn_send_error(c, 0, RS_E_HANDSHAKE, false, "no HELLO within %d s",
                             CONN_HANDSHAKE_SEC) == 0)
             conn_close_after_flush(c, "no HELLO within %d s", CONN_HANDSHAKE_SEC);
+        return;
+    }
+    if (c->state == CONN_READY && c->half_closed) {
+        /* Replies are still owed: useless if the peer has closed its receiving side too. */
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1 && (p.revents & POLLHUP) != 0) {
+            conn_close(c, "peer closed the connection (%u request(s) and %u AWAIT(s) unanswered)",
+                       c->nrequests, c->nwaiters);
+            return;
+        }
+        struct timeval tv = {CONN_HALF_CLOSED_CHECK_SEC, 0};
+        if (evtimer_add(c->ev_timer, &tv) != 0)
+            conn_close(c, "cannot watch a half-closed connection");
         return;
     }
     conn_close(c, "%s (output not drained within %d s)", c->close_reason, CONN_LINGER_SEC);

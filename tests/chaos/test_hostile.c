@@ -521,3 +521,29 @@ Test(hostile, half_closed_client_gets_every_reply_it_is_owed)
     ec_close(&w);
     ec_close(&app);
 }
+
+/*
+ * A client half-closes with an AWAIT (no timeout) of a job nobody runs, then closes
+ * entirely: the daemon notices within a few seconds and drops the connection and its AWAIT,
+ * although no reply was ever due.
+ */
+Test(hostile, half_closed_client_that_then_closes_is_dropped)
+{
+    chaos_start(&d1, db, NULL);
+    struct ec app;
+    cr_assert_eq(ec_open(&app, d1.socket), 0);
+    int64_t never = ec_enqueue_name(&app, "half-nobody-serves");
+    cr_assert_gt(never, 0);
+    struct rs_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RS_MSG_AWAIT;
+    m.u.ref.job = (uint64_t)never;
+    cr_assert_neq(ec_send(&app, &m), 0);
+    cr_assert_eq(shutdown(app.fd, SHUT_WR), 0);
+    cr_assert(
+        daemon_proc_wait_log(&d1, "shut its sending side with 0 request(s) and 1 AWAIT(s)", T));
+    ec_close(&app);
+    cr_expect(
+        daemon_proc_wait_log(&d1, "peer closed the connection (0 request(s) and 1 AWAIT(s)", T),
+        "the daemon kept a connection whose peer is gone");
+}
