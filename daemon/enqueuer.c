@@ -30,7 +30,8 @@
 struct enqueue_item {
     struct request req;
     struct jobstore_new job;
-    char *data; /* name, then key, then args: copies out of the request's frame */
+    char *data;      /* name (NUL-terminated), then key, then args: copies out of the frame */
+    uint64_t direct; /* the connection whose worker has a slot reserved for it; 0: none */
 };
 
 /* Owner: the enqueuer while filling, then the store callback until it fires. */
@@ -101,6 +102,44 @@ void enqueuer_free(struct enqueuer *q)
     free(q);
 }
 
+/* Give back the slots reserved for a batch that created nothing running. */
+static void enqueuer_unreserve(struct enqueuer *q, struct enqueue_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (b->items[i].direct != 0) {
+            scheduler_unreserve(q->e->scheduler, b->items[i].direct);
+            b->items[i].direct = 0;
+        }
+}
+
+/* A committed item with a reserved slot: DISPATCH the job it created running, or give the
+ * slot back (a duplicate created nothing). */
+static void enqueuer_dispatch(struct enqueuer *q, struct enqueue_item *it,
+                              const struct jobstore_enqueued *out)
+{
+    if (it->direct == 0)
+        return;
+    uint64_t conn_id = it->direct;
+    it->direct = 0;
+    if (!out->claimed) {
+        scheduler_unreserve(q->e->scheduler, conn_id);
+        return;
+    }
+    struct jobstore_claimed job = {
+        .id = out->id,
+        .name = it->job.name,
+        .args = it->job.args,
+        .args_len = it->job.args_len,
+        .attempt = 1,
+        .max_attempts = it->job.max_attempts,
+        .uncounted = 0,
+        .deadline_ms = out->deadline_ms,
+        .timeout_ms = it->job.timeout_ms,
+        .parent_id = it->job.parent_id,
+    };
+    scheduler_dispatch_new(q->e->scheduler, conn_id, &job);
+}
+
 /* Answer every item with ENQUEUED from the committed rows, and wake the scheduler. */
 static void enqueuer_on_done(void *arg, const struct jobstore_enqueued *out, size_t n,
                              const struct jobstore_err *err)
@@ -113,12 +152,23 @@ static void enqueuer_on_done(void *arg, const struct jobstore_enqueued *out, siz
                  err->message);
     else
         log_debug("enqueue of %zu job(s) committed", b->n);
+    if (err != NULL) {
+        enqueuer_unreserve(q, b);
+        if (err->in_doubt)
+            for (size_t i = 0; i < b->n; i++)
+                if (b->items[i].job.claimed) {
+                    scheduler_lease_in_doubt(q->e->scheduler);
+                    break;
+                }
+    }
+    for (size_t i = 0; i < b->n && err == NULL; i++)
+        enqueuer_dispatch(q, &b->items[i], &out[i]);
     for (size_t i = 0; i < b->n; i++) {
         struct enqueue_item *it = &b->items[i];
         if (err == NULL)
             metrics_job(metrics_fn_id(it->job.name, it->job.name_len),
                         out[i].deduplicated ? METRICS_DEDUPLICATED : METRICS_ENQUEUED);
-        if (err == NULL && (!out[i].deduplicated || out[i].revived))
+        if (err == NULL && ((!out[i].deduplicated && !out[i].claimed) || out[i].revived))
             scheduler_wake(q->e->scheduler, it->job.name, it->job.name_len, out[i].run_at_ms);
         if (err == NULL && out[i].revived)
             log_info("job %lld: a dead or cancelled step, called again by its parent, is pending",
@@ -168,9 +218,16 @@ static void enqueuer_send(struct enqueuer *q, struct enqueue_batch *b)
     struct jobstore_new *jobs = malloc(b->n * sizeof(*jobs));
     enum pgconn_status st = PGCONN_NOMEM;
     if (jobs != NULL) {
-        for (size_t i = 0; i < b->n; i++)
-            jobs[i] = b->items[i].job;
-        st = jobstore_enqueue(q->e->db, jobs, b->n, enqueuer_on_done, b);
+        for (size_t i = 0; i < b->n; i++) {
+            /* Due now and a local worker free: create it running, no claim needed. */
+            struct enqueue_item *it = &b->items[i];
+            if (!it->job.has_run_at && it->job.delay_ms == 0)
+                it->direct = scheduler_reserve(q->e->scheduler, it->job.name, it->job.name_len,
+                                               it->job.parent_id > 0);
+            it->job.claimed = it->direct != 0;
+            jobs[i] = it->job;
+        }
+        st = jobstore_enqueue(q->e->db, q->e->node, jobs, b->n, enqueuer_on_done, b);
         free(jobs);
     }
     if (st == PGCONN_OK) {
@@ -179,6 +236,7 @@ static void enqueuer_send(struct enqueuer *q, struct enqueue_batch *b)
     }
     log_warn("cannot send an enqueue of %zu job(s) (status %d); answering each with an error", b->n,
              (int)st);
+    enqueuer_unreserve(q, b);
     for (size_t i = 0; i < b->n; i++) {
         struct conn *c = request_detach(&b->items[i].req);
         if (c != NULL && engine_reply_submit_error(c, b->items[i].req.id, "ENQUEUE", (int)st) != 0)
@@ -203,13 +261,14 @@ static int enqueuer_fill(struct enqueue_item *it, const struct rs_enqueue *r)
 {
     bool step = (r->has & RS_HAS_PARENT) != 0;
     size_t klen = r->key.ptr != NULL ? r->key.len : step ? ENQUEUER_STEP_KEY_MAX : 0;
-    it->data = malloc((size_t)r->name.len + klen + r->args.len + 1);
+    it->data = malloc((size_t)r->name.len + 1 + klen + r->args.len + 1);
     if (it->data == NULL)
         return -1;
     char *p = it->data;
     memcpy(p, r->name.ptr, r->name.len);
+    p[r->name.len] = '\0';
     jobstore_new_defaults(&it->job, p, r->name.len);
-    p += r->name.len;
+    p += r->name.len + 1;
     if (r->key.ptr != NULL) {
         memcpy(p, r->key.ptr, klen);
         it->job.key = p;

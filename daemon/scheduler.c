@@ -50,6 +50,7 @@ struct worker {
     uint32_t nrunning;
     uint32_t nwaiting; /* of nrunning: waiting for another job (AWAIT waiter), no slot held */
     uint32_t reserved; /* slots promised to the claim in flight */
+    uint32_t direct;   /* slots promised to jobs being enqueued as claimed (scheduler_reserve) */
     TAILQ_HEAD(, running) running;
 };
 
@@ -63,6 +64,7 @@ struct scheduler {
     /* A claim's reply was lost (in doubt): it may have leased jobs to this node that nobody
      * runs. Until they are handed back (scheduler_orphans) no claim is sent. */
     bool claim_doubt;
+    uint32_t direct_inflight; /* reservations of enqueues not answered yet */
     bool orphans_inflight;
     /* The latest started_at (Unix ms, the server's clock) of a job a claim handed us. A lost
      * claim started later, so only jobs started after it can be its; a job we dispatched
@@ -222,7 +224,7 @@ void scheduler_free(struct scheduler *s)
 /* Free slots of a worker right now, for any job. */
 static uint32_t worker_free_slots(const struct worker *w)
 {
-    uint32_t used = w->nrunning + w->reserved;
+    uint32_t used = w->nrunning + w->reserved + w->direct;
     return w->concurrency > used ? w->concurrency - used : 0;
 }
 
@@ -231,7 +233,7 @@ static uint32_t worker_free_slots(const struct worker *w)
  * (docs/architecture.md, "Steps"). At least worker_free_slots(w). */
 static uint32_t worker_step_slots(const struct worker *w)
 {
-    uint32_t used = w->nrunning - w->nwaiting + w->reserved;
+    uint32_t used = w->nrunning - w->nwaiting + w->reserved + w->direct;
     return w->concurrency > used ? w->concurrency - used : 0;
 }
 
@@ -415,6 +417,94 @@ static void scheduler_dispatch(struct scheduler *s, struct worker *w,
     /* A dropped connection releases this attempt with the rest of its jobs. */
     if (conn_send(w->conn, &m) != 0)
         return;
+}
+
+/* The worker of connection conn_id, or NULL. */
+static struct worker *scheduler_worker_of(struct scheduler *s, uint64_t conn_id)
+{
+    struct worker *w;
+    LIST_FOREACH(w, &s->workers, link)
+    if (w->conn != NULL && w->conn->id == conn_id)
+        return w;
+    return NULL;
+}
+
+/* A job due now is about to be enqueued: if the queue is drained (no older job of its
+ * function waits) and a worker here has a free slot for it, promise that slot, so that the
+ * enqueue creates the job running, leased here, and no claim is needed. Returns the worker's
+ * connection id, or 0 (enqueue it pending as usual). */
+uint64_t scheduler_reserve(struct scheduler *s, const char *name, size_t len, bool step)
+{
+    if (s->stopped || !s->drained || s->claim_doubt || s->orphans_inflight || s->e->db == NULL)
+        return 0;
+    struct worker *w, *best = NULL;
+    uint32_t best_slots = 0;
+    LIST_FOREACH(w, &s->workers, link)
+    {
+        if (w->conn == NULL || w->conn->closed || !worker_serves(w, name, len))
+            continue;
+        uint32_t slots = step ? worker_step_slots(w) : worker_free_slots(w);
+        if (slots > best_slots) {
+            best = w;
+            best_slots = slots;
+        }
+    }
+    if (best == NULL)
+        return 0;
+    best->direct++;
+    s->direct_inflight++;
+    return best->conn->id;
+}
+
+/* A reservation's enqueue is answered: forget the promise. */
+static void scheduler_reserve_done(struct scheduler *s, struct worker *w)
+{
+    if (w != NULL && w->direct > 0)
+        w->direct--;
+    if (s->direct_inflight > 0 && --s->direct_inflight == 0 &&
+        (s->claim_doubt || s->orphans_inflight))
+        scheduler_kick(s);
+}
+
+/* The enqueue created nothing running for this reservation (a duplicate, or it failed). */
+void scheduler_unreserve(struct scheduler *s, uint64_t conn_id)
+{
+    scheduler_reserve_done(s, scheduler_worker_of(s, conn_id));
+    scheduler_kick_freed(s);
+}
+
+/* An enqueue whose outcome is unknown (the connection was lost after sending) may have made
+ * running jobs leased here that no worker knows: look for them as for a lost claim. */
+void scheduler_lease_in_doubt(struct scheduler *s)
+{
+    if (s->stopped)
+        return;
+    s->claim_doubt = true;
+    scheduler_kick(s);
+}
+
+static void scheduler_on_unwanted(void *arg, const struct jobstore_moved *rows, size_t n,
+                                  const struct jobstore_err *err);
+
+/* The enqueue created job running under the reservation of connection conn_id: dispatch it
+ * there, or hand it back (not counted) if that worker went away meanwhile. */
+void scheduler_dispatch_new(struct scheduler *s, uint64_t conn_id,
+                            const struct jobstore_claimed *job)
+{
+    struct worker *w = scheduler_worker_of(s, conn_id);
+    scheduler_reserve_done(s, w);
+    int64_t started_ms = job->deadline_ms - job->timeout_ms;
+    if (started_ms > s->claimed_started_ms)
+        s->claimed_started_ms = started_ms;
+    if (w != NULL && !s->stopped && !w->conn->closed) {
+        scheduler_dispatch(s, w, job);
+        return;
+    }
+    int64_t id = job->id;
+    int32_t attempt = job->attempt;
+    if (jobstore_release(s->e->db, s->e->node, &id, &attempt, 1, false, NULL, scheduler_on_unwanted,
+                         s) != PGCONN_OK)
+        log_warn("cannot hand back job %lld; it is retried after its timeout", (long long)id);
 }
 
 /* Jobs claimed for workers that went away meanwhile: hand them back, not counted. */
@@ -629,7 +719,10 @@ static void scheduler_claim(struct scheduler *s)
     if (s->stopped || s->e->db == NULL)
         return;
     if (s->claim_doubt || s->orphans_inflight) {
-        scheduler_orphans(s, 0);
+        /* The scan takes every unknown running job of ours for a lost one: not while enqueues
+         * that create running jobs are out (the last one's answer kicks again). */
+        if (s->direct_inflight == 0)
+            scheduler_orphans(s, 0);
         return;
     }
     if (s->claim_inflight) {

@@ -44,6 +44,17 @@ void scheduler_job_final(struct scheduler *s, int64_t id);
 bool scheduler_wait_begin(struct scheduler *s, int64_t id, int32_t attempt);
 void scheduler_wait_end(struct scheduler *s, int64_t id, int32_t attempt);
 
+/* Enqueue straight to a worker (docs/architecture.md, "A job's life"): reserve a free slot for
+ * a job of name due now (0: none; enqueue it pending), then, after the enqueue committed,
+ * dispatch the job it created running (scheduler_dispatch_new) or give the slot back
+ * (scheduler_unreserve). An enqueue in doubt calls scheduler_lease_in_doubt. */
+struct jobstore_claimed;
+uint64_t scheduler_reserve(struct scheduler *s, const char *name, size_t len, bool step);
+void scheduler_unreserve(struct scheduler *s, uint64_t conn_id);
+void scheduler_dispatch_new(struct scheduler *s, uint64_t conn_id,
+                            const struct jobstore_claimed *job);
+void scheduler_lease_in_doubt(struct scheduler *s);
+
 /* Expire this node's attempts past their deadline now (timer, sweep). */
 void scheduler_expire(struct scheduler *s);
 

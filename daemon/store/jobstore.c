@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* Most parameters any statement takes. */
-#define JOBSTORE_MAX_PARAMS 14
+#define JOBSTORE_MAX_PARAMS 16
 
 static const char *const jobstore_status_names[] = {
     [JOBSTORE_PENDING] = "pending",     [JOBSTORE_RUNNING] = "running",
@@ -71,7 +71,7 @@ static enum pgconn_status jobstore_submit1(struct pgconn *c, enum stmt_id id, in
                                            const char *const *values, const int *lengths,
                                            pgconn_cb cb, void *arg)
 {
-    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     struct pgconn_stmt st = {
         .name = stmts_name(id),
         .nparams = nparams,
@@ -206,7 +206,7 @@ static void jobstore_enqueue_ins(void *arg, PGresult *res, const char *err)
         return;
     }
     for (int row = 0; row < PQntuples(res); row++) {
-        int64_t ord, id, run_at;
+        int64_t ord, id, run_at, deadline;
 
         if (!pgbin_i64(res, row, 0, &ord) || !pgbin_i64(res, row, 1, &id) ||
             !pgbin_i64(res, row, 2, &run_at) || ord < 1 || (uint64_t)ord > op->n) {
@@ -215,6 +215,10 @@ static void jobstore_enqueue_ins(void *arg, PGresult *res, const char *err)
         }
         op->out[ord - 1].id = id;
         op->out[ord - 1].run_at_ms = run_at;
+        if (pgbin_i64(res, row, 3, &deadline)) {
+            op->out[ord - 1].claimed = true;
+            op->out[ord - 1].deadline_ms = deadline;
+        }
     }
 }
 
@@ -264,13 +268,14 @@ static void jobstore_enqueue_keys(void *arg, PGresult *res, const char *err)
     free(op);
 }
 
-enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new *jobs, size_t n,
+enum pgconn_status jobstore_enqueue(struct pgconn *c, const uint8_t node[16],
+                                    const struct jobstore_new *jobs, size_t n,
                                     jobstore_enqueue_cb cb, void *arg)
 {
-    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
-    struct pgbin_buf p[14] = {{0}};
-    const char *values[14];
-    int lengths[14];
+    static const int binary[JOBSTORE_MAX_PARAMS] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+    struct pgbin_buf p[15] = {{0}};
+    const char *values[16];
+    int lengths[16];
     struct jobstore_enqueue_op *op;
     enum pgconn_status st = PGCONN_NOMEM;
     bool failed = false, any_key = false;
@@ -291,6 +296,7 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
     pgbin_array_begin(&p[11], PGBIN_INT8, n);
     pgbin_array_begin(&p[12], PGBIN_INT8, n);
     pgbin_array_begin(&p[13], PGBIN_INT4, n);
+    pgbin_array_begin(&p[14], PGBIN_BOOL, n);
     for (size_t i = 0; i < n; i++) {
         const struct jobstore_new *j = &jobs[i];
         const char *backoff = (unsigned)j->backoff <= JOBSTORE_BACKOFF_LINEAR
@@ -298,7 +304,7 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
                                   : NULL;
 
         if (backoff == NULL) {
-            for (int k = 0; k < 14; k++)
+            for (int k = 0; k < 15; k++)
                 pgbin_buf_free(&p[k]);
             return PGCONN_INVALID;
         }
@@ -330,12 +336,15 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
             pgbin_array_null(&p[12]);
             pgbin_array_null(&p[13]);
         }
+        pgbin_array_bool(&p[14], j->claimed);
     }
-    for (int k = 0; k < 14; k++) {
+    for (int k = 0; k < 15; k++) {
         failed |= p[k].failed || p[k].len > INT32_MAX;
         values[k] = p[k].data;
         lengths[k] = (int)p[k].len;
     }
+    values[15] = (const char *)node;
+    lengths[15] = 16;
     op = calloc(1, sizeof(*op));
     if (op != NULL)
         op->out = calloc(n, sizeof(*op->out));
@@ -344,7 +353,7 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
         const char *kvalues[3] = {values[0], values[2], values[12]};
         const int klengths[3] = {lengths[0], lengths[2], lengths[12]};
         struct pgconn_stmt batch[2] = {
-            {stmts_name(STMT_ENQUEUE), 14, values, lengths, binary, 1, jobstore_enqueue_ins, op},
+            {stmts_name(STMT_ENQUEUE), 16, values, lengths, binary, 1, jobstore_enqueue_ins, op},
             {stmts_name(STMT_ENQUEUE_KEYS), 3, kvalues, klengths, binary, 1, jobstore_enqueue_keys,
              op},
         };
@@ -359,7 +368,7 @@ enum pgconn_status jobstore_enqueue(struct pgconn *c, const struct jobstore_new 
         free(op->out);
         free(op);
     }
-    for (int k = 0; k < 14; k++)
+    for (int k = 0; k < 15; k++)
         pgbin_buf_free(&p[k]);
     return st;
 }

@@ -68,6 +68,8 @@ struct jobstore_new {
     int64_t delay_ms;  /* without has_run_at: from the database's clock */
     int64_t parent_id; /* > 0: a step of this job (then key is its identity) */
     int32_t step;      /* with parent_id: its position among the parent's calls */
+    bool claimed;      /* create it running (attempt 1) under the enqueue's node: a worker
+                          here has a slot for it (due now only) */
 };
 
 /* Fill the protocol's defaults (docs/protocol.md, ENQUEUE) for name. */
@@ -75,9 +77,11 @@ void jobstore_new_defaults(struct jobstore_new *job, const char *name, size_t na
 
 struct jobstore_enqueued {
     int64_t id;
-    bool deduplicated; /* an existing job holds (name, key): nothing was created */
-    int64_t run_at_ms; /* when created or revived: its run_at; 0 when deduplicated */
-    bool revived;      /* deduplicated step that was dead or cancelled: pending again */
+    bool deduplicated;   /* an existing job holds (name, key): nothing was created */
+    int64_t run_at_ms;   /* when created or revived: its run_at; 0 when deduplicated */
+    bool revived;        /* deduplicated step that was dead or cancelled: pending again */
+    bool claimed;        /* created running, attempt 1, leased to the node (jobstore_new.claimed) */
+    int64_t deadline_ms; /* with claimed: the lease's expiry */
 };
 
 /* out[i] answers jobs[i]. */
@@ -87,7 +91,7 @@ typedef void (*jobstore_enqueue_cb)(void *arg, const struct jobstore_enqueued *o
 /* Create n >= 1 jobs in one transaction, with one wake-up notification. Equal (name, key)
  * pairs, within the batch or racing from other transactions, all get the one job's id. A step
  * (parent_id > 0) whose existing job is dead or cancelled is made pending again (revived). */
-JOBSTORE_MUST_CHECK enum pgconn_status jobstore_enqueue(struct pgconn *c,
+JOBSTORE_MUST_CHECK enum pgconn_status jobstore_enqueue(struct pgconn *c, const uint8_t node[16],
                                                         const struct jobstore_new *jobs, size_t n,
                                                         jobstore_enqueue_cb cb, void *arg);
 

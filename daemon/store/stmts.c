@@ -38,8 +38,10 @@
  * int4[], $5 backoff text[], $6 initial_delay_ms int8[], $7 max_delay_ms int8[], $8 jitter
  * float4[], $9 timeout_ms int4[], $10 priority int2[], $11 run_at_ms int8[] (NULL: not given),
  * $12 delay_ms int8[] (NULL: 0; from the database's clock), $13 parent int8[] (NULL: not a step),
- * $14 step int4[].
- * -> one row per job created: ord int8 (1-based input position), id int8, run_at int8.
+ * $14 step int4[], $15 claimed bool[] (created running, attempt 1, leased to $16 node uuid:
+ * a worker of this daemon has a free slot for it).
+ * -> one row per job created: ord int8 (1-based input position), id int8, run_at int8,
+ *    deadline int8 (claimed: the lease's expiry; else NULL).
  * Ids are drawn from the sequence first, in input order, so that every created row maps back
  * to its input; a key already taken (committed by anyone, or earlier in this batch) creates
  * nothing and no row here: STMT_ENQUEUE_KEYS, the next statement of the same transaction,
@@ -50,32 +52,39 @@ static const char sql_enqueue[] =
     "  SELECT u.*, nextval('jobs_id_seq') AS id"
     "  FROM unnest($1::text[], $2::bytea[], $3::text[], $4::int4[], $5::text[], $6::int8[],"
     "              $7::int8[], $8::float4[], $9::int4[], $10::int2[], $11::int8[], $12::int8[],"
-    "              $13::int8[], $14::int4[])"
+    "              $13::int8[], $14::int4[], $15::bool[])"
     "       WITH ORDINALITY AS u(name, args, idem_key, max_attempts, backoff, initial_delay_ms,"
     "                            max_delay_ms, jitter, timeout_ms, priority, run_at_ms,"
-    "                            delay_ms, parent_id, step, ord)"
+    "                            delay_ms, parent_id, step, claimed, ord)"
     "), ins AS ("
     "  INSERT INTO jobs (id, name, args, idem_key, max_attempts, backoff, initial_delay_ms,"
     "                    max_delay_ms, jitter, timeout_ms, priority, run_at, created_at,"
-    "                    parent_id, step)"
+    "                    parent_id, step, status, attempt, started_at, lease_node,"
+    "                    lease_expires_at)"
     "  OVERRIDING SYSTEM VALUE"
     "  SELECT id, name, coalesce(args, ''), idem_key, max_attempts, backoff::backoff_policy,"
     "         initial_delay_ms, max_delay_ms, jitter, timeout_ms, priority,"
     "         coalesce(from_ms(run_at_ms), date_trunc('milliseconds', now())"
     "                  + coalesce(delay_ms, 0) * interval '1 millisecond'),"
-    "         date_trunc('milliseconds', now()), parent_id, step"
+    "         date_trunc('milliseconds', now()), parent_id, step,"
+    "         CASE WHEN claimed THEN 'running' ELSE 'pending' END::job_status,"
+    "         CASE WHEN claimed THEN 1 ELSE 0 END, CASE WHEN claimed THEN now() END,"
+    "         CASE WHEN claimed THEN $16::uuid END,"
+    "         CASE WHEN claimed THEN now() + timeout_ms * interval '1 millisecond' END"
     "  FROM input"
     "  ON CONFLICT (name, idem_key) WHERE idem_key IS NOT NULL DO NOTHING"
-    "  RETURNING id, name, run_at"
+    "  RETURNING id, name, run_at, status, lease_expires_at"
     "), woke AS MATERIALIZED ("
-    "  SELECT notify_work(array_agg(name), array_agg(run_at)) FROM ins"
+    "  SELECT notify_work(array_agg(name) FILTER (WHERE status = 'pending'),"
+    "                     array_agg(run_at) FILTER (WHERE status = 'pending')) FROM ins"
     ")"
-    " SELECT input.ord, ins.id, ms(ins.run_at)"
+    " SELECT input.ord, ins.id, ms(ins.run_at), ms(ins.lease_expires_at)"
     " FROM ins JOIN input USING (id) CROSS JOIN woke";
 static const Oid types_enqueue[] = {
-    PGBIN_TEXT_ARRAY, PGBIN_BYTEA_ARRAY, PGBIN_TEXT_ARRAY,   PGBIN_INT4_ARRAY, PGBIN_TEXT_ARRAY,
-    PGBIN_INT8_ARRAY, PGBIN_INT8_ARRAY,  PGBIN_FLOAT4_ARRAY, PGBIN_INT4_ARRAY, PGBIN_INT2_ARRAY,
-    PGBIN_INT8_ARRAY, PGBIN_INT8_ARRAY,  PGBIN_INT8_ARRAY,   PGBIN_INT4_ARRAY,
+    PGBIN_TEXT_ARRAY, PGBIN_BYTEA_ARRAY, PGBIN_TEXT_ARRAY, PGBIN_INT4_ARRAY,
+    PGBIN_TEXT_ARRAY, PGBIN_INT8_ARRAY,  PGBIN_INT8_ARRAY, PGBIN_FLOAT4_ARRAY,
+    PGBIN_INT4_ARRAY, PGBIN_INT2_ARRAY,  PGBIN_INT8_ARRAY, PGBIN_INT8_ARRAY,
+    PGBIN_INT8_ARRAY, PGBIN_INT4_ARRAY,  PGBIN_BOOL_ARRAY, PGBIN_UUID,
 };
 
 /*

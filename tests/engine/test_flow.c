@@ -399,3 +399,103 @@ Test(flow, retention_deletes_finished_jobs_and_only_them, .fini = stop)
     ec_close(&app);
     ec_close(&w);
 }
+
+/* The job's creation and start were one transaction (the enqueue created it running). */
+static bool started_by_its_enqueue(int64_t id)
+{
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM reseolio.jobs WHERE id = %lld AND"
+             " created_at = date_trunc('milliseconds', started_at)"
+             " AND started_at - created_at < interval '1 millisecond'",
+             (long long)id);
+    return fx_int(&fx, sql) == 1;
+}
+
+/* Take the next DISPATCH; it must be of job id. Returns its attempt. */
+static uint64_t take_dispatch(struct ec *w, int64_t id, const char *why)
+{
+    struct wire_reply d;
+    cr_assert_eq(ec_next(w, RS_MSG_DISPATCH, T, &d), 0, "%s", why);
+    cr_assert_eq(d.msg.u.dispatch.job, (uint64_t)id, "%s: job %llu came instead", why,
+                 (unsigned long long)d.msg.u.dispatch.job);
+    uint64_t attempt = d.msg.u.dispatch.attempt;
+    wire_reply_free(&d);
+    return attempt;
+}
+
+Test(flow, a_job_enqueued_while_a_worker_is_free_starts_without_a_claim, .fini = stop)
+{
+    fx_start(&fx, "flow7", NULL);
+    struct ec app, w;
+    fx_client(&fx, &app);
+    fx_client(&fx, &w);
+    cr_assert_eq(ec_register(&w, "direct", 2), 0);
+    /* The first job finds no claim made yet; the claims after it find the queue empty. */
+    int64_t first = ec_enqueue_name(&app, "direct");
+    cr_assert_eq(
+        ec_ack(&w, (uint64_t)first, take_dispatch(&w, first, "first"), true, "r", false, NULL, 0),
+        0);
+    struct wire_reply r;
+    cr_assert_eq(ec_call(&app, RS_MSG_AWAIT, (uint64_t)first, T, &r), 0);
+    wire_reply_free(&r);
+    int64_t second = ec_enqueue_name(&app, "direct");
+    uint64_t a = take_dispatch(&w, second, "second");
+    cr_expect_eq(a, 1);
+    cr_expect(started_by_its_enqueue(second), "the second job went through a claim");
+    cr_assert_eq(ec_ack(&w, (uint64_t)second, a, true, "r", false, NULL, 0), 0);
+    cr_assert_eq(ec_call(&app, RS_MSG_AWAIT, (uint64_t)second, T, &r), 0);
+    cr_expect_eq(r.msg.u.completed.status, RS_STATUS_SUCCESS);
+    wire_reply_free(&r);
+
+    /* A duplicate key creates nothing: the slot it was promised is free again. */
+    struct rs_enqueue e;
+    memset(&e, 0, sizeof(e));
+    e.name = RS_STR("direct");
+    e.key = RS_STR("once");
+    bool dedup = true;
+    int64_t keyed = ec_enqueue(&app, &e, &dedup, NULL, 0);
+    cr_assert(!dedup);
+    cr_assert_eq(
+        ec_ack(&w, (uint64_t)keyed, take_dispatch(&w, keyed, "keyed"), true, "r", false, NULL, 0),
+        0);
+    for (int i = 0; i < 3; i++) {
+        cr_expect_eq(ec_enqueue(&app, &e, &dedup, NULL, 0), keyed);
+        cr_expect(dedup);
+    }
+    int64_t x = ec_enqueue_name(&app, "direct");
+    int64_t y = ec_enqueue_name(&app, "direct");
+    uint64_t ax = take_dispatch(&w, x, "after duplicates (1)");
+    uint64_t ay = take_dispatch(&w, y, "after duplicates (2): a slot leaked");
+    cr_assert_eq(ec_ack(&w, (uint64_t)x, ax, true, "r", false, NULL, 0), 0);
+    cr_assert_eq(ec_ack(&w, (uint64_t)y, ay, true, "r", false, NULL, 0), 0);
+    ec_close(&app);
+    ec_close(&w);
+}
+
+Test(flow, a_new_job_never_overtakes_one_already_waiting, .fini = stop)
+{
+    fx_start(&fx, "flow8", NULL);
+    struct ec app, w;
+    fx_client(&fx, &app);
+    fx_client(&fx, &w);
+    cr_assert_eq(ec_register(&w, "fifo", 1), 0);
+    int64_t busy = ec_enqueue_name(&app, "fifo");
+    uint64_t a = take_dispatch(&w, busy, "busy");
+    int64_t waiting = ec_enqueue_name(&app, "fifo"); /* no slot: pending */
+    /* The slot frees and a new job arrives at once: the waiting one goes first. */
+    struct rs_msg ack;
+    memset(&ack, 0, sizeof(ack));
+    ack.type = RS_MSG_ACK;
+    ack.u.ack.job = (uint64_t)busy;
+    ack.u.ack.attempt = a;
+    ack.u.ack.ok = true;
+    cr_assert_neq(ec_send(&w, &ack), 0);
+    int64_t later = ec_enqueue_name(&app, "fifo");
+    uint64_t aw = take_dispatch(&w, waiting, "the waiting job");
+    cr_assert_eq(ec_ack(&w, (uint64_t)waiting, aw, true, "r", false, NULL, 0), 0);
+    uint64_t al = take_dispatch(&w, later, "the later job");
+    cr_assert_eq(ec_ack(&w, (uint64_t)later, al, true, "r", false, NULL, 0), 0);
+    ec_close(&app);
+    ec_close(&w);
+}

@@ -101,7 +101,8 @@ void st_enqueue(struct storetest *st, struct pgconn *c, const struct jobstore_ne
 {
     struct st_wait w = {.out = out};
 
-    cr_assert_eq(jobstore_enqueue(c, jobs, n, st_enqueue_cb, &w), PGCONN_OK);
+    cr_assert_eq(jobstore_enqueue(c, (const uint8_t[16]){0}, jobs, n, st_enqueue_cb, &w),
+                 PGCONN_OK);
     storetest_wait(st, &w.done);
     cr_assert_eq(w.n, n);
 }

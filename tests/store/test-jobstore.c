@@ -292,7 +292,9 @@ Test(enqueue, dedup_race_eight_connections, .timeout = 120)
             jobstore_new_defaults(&job, "charge", 6);
             job.key = key;
             job.key_len = strlen(key);
-            cr_assert_eq(jobstore_enqueue(conns[i], &job, 1, racer_cb, &r[i]), PGCONN_OK);
+            cr_assert_eq(
+                jobstore_enqueue(conns[i], (const uint8_t[16]){0}, &job, 1, racer_cb, &r[i]),
+                PGCONN_OK);
         }
         for (int i = 0; i < CONNS; i++)
             storetest_wait(&st, &r[i].done);

@@ -85,7 +85,8 @@ Test(restart, postgres_restarts_twice, .timeout = 240)
             cr_assert_geq(event_base_loop(st.base, EVLOOP_ONCE), 0);
         /* Submitted while PostgreSQL is down: waits for the next session. */
         jobstore_new_defaults(&job, "f", 1);
-        cr_assert_eq(jobstore_enqueue(st.conn, &job, 1, enqueued_cb, &w), PGCONN_OK);
+        cr_assert_eq(jobstore_enqueue(st.conn, (const uint8_t[16]){0}, &job, 1, enqueued_cb, &w),
+                     PGCONN_OK);
         cr_assert_eq(pgtest_start(), 0);
         storetest_wait(&st, &w.done);
         cr_assert_not(w.failed, "round %d: %s", round, w.err);
