@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "request.h"
+#include "scheduler.h"
 #include "waiters.h"
 
 /* One ACK in a batch. Owner: its batch. out's result and error point into data. */
@@ -181,6 +182,7 @@ static void completer_answer_all(struct complete_batch *b, bool release,
         if (it->release != release)
             continue;
         if (err == NULL) {
+            scheduler_ack_settled(b->k->e->scheduler, it->out.id, it->out.attempt);
             completer_answer(b->k, it, completer_find(rows, n, it->out.id));
             continue;
         }

@@ -66,10 +66,10 @@ struct scheduler {
     bool claim_doubt;
     uint32_t direct_inflight; /* reservations of enqueues not answered yet */
     bool orphans_inflight;
-    /* The latest started_at (Unix ms, the server's clock) of a job a claim handed us. A lost
-     * claim started later, so only jobs started after it can be its; a job we dispatched
-     * whose ACK is not committed yet (it may be in doubt too) is never taken for one. */
-    int64_t claimed_started_ms;
+    /* Attempts whose ACK arrived here and whose outcome is not committed yet (it may be in
+     * doubt too, the worker repeating it): still running in the table, no longer in buckets,
+     * and never to be taken for a lost claim's. Entries are owned. */
+    LIST_HEAD(, acked) acked[SCHED_BUCKETS];
     int64_t *orphan_ids; /* found so far, over the pages of running jobs; owned */
     int32_t *orphan_attempts;
     size_t norphans;
@@ -90,6 +90,13 @@ struct scheduler {
     int64_t run_at_armed;    /* when ev_run_at fires (Unix ms), 0 when not armed */
     void (*released)(void *arg);
     void *released_arg;
+};
+
+/* An attempt acknowledged here whose outcome is not committed yet. Owner: the scheduler. */
+struct acked {
+    LIST_ENTRY(acked) link;
+    int64_t id;
+    int32_t attempt;
 };
 
 static void scheduler_claim(struct scheduler *s);
@@ -162,8 +169,10 @@ struct scheduler *scheduler_new(struct engine *e)
         return NULL;
     s->e = e;
     LIST_INIT(&s->workers);
-    for (size_t i = 0; i < SCHED_BUCKETS; i++)
+    for (size_t i = 0; i < SCHED_BUCKETS; i++) {
         LIST_INIT(&s->buckets[i]);
+        LIST_INIT(&s->acked[i]);
+    }
     s->ev_claim = event_new(e->base, -1, 0, scheduler_on_claim, s);
     s->ev_run_at = evtimer_new(e->base, scheduler_on_run_at, s);
     if (s->ev_claim == NULL || s->ev_run_at == NULL) {
@@ -217,6 +226,13 @@ void scheduler_free(struct scheduler *s)
         event_free(s->ev_run_at);
     free(s->orphan_ids);
     free(s->orphan_attempts);
+    for (size_t i = 0; i < SCHED_BUCKETS; i++) {
+        struct acked *a;
+        while ((a = LIST_FIRST(&s->acked[i])) != NULL) {
+            LIST_REMOVE(a, link);
+            free(a);
+        }
+    }
     scheduler_claim_names_free(s);
     free(s);
 }
@@ -259,6 +275,16 @@ static struct running *scheduler_find(struct scheduler *s, int64_t id)
     LIST_FOREACH(r, &s->buckets[(uint64_t)id & (SCHED_BUCKETS - 1)], bucket)
     if (r->id == id)
         return r;
+    return NULL;
+}
+
+/* The acknowledged, not yet committed attempt of id, or NULL. */
+static struct acked *scheduler_acked_find(struct scheduler *s, int64_t id, int32_t attempt)
+{
+    struct acked *a;
+    LIST_FOREACH(a, &s->acked[(uint64_t)id & (SCHED_BUCKETS - 1)], link)
+    if (a->id == id && a->attempt == attempt)
+        return a;
     return NULL;
 }
 
@@ -493,9 +519,6 @@ void scheduler_dispatch_new(struct scheduler *s, uint64_t conn_id,
 {
     struct worker *w = scheduler_worker_of(s, conn_id);
     scheduler_reserve_done(s, w);
-    int64_t started_ms = job->deadline_ms - job->timeout_ms;
-    if (started_ms > s->claimed_started_ms)
-        s->claimed_started_ms = started_ms;
     if (w != NULL && !s->stopped && !w->conn->closed) {
         scheduler_dispatch(s, w, job);
         return;
@@ -561,12 +584,6 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
     int64_t *ids = NULL;
     int32_t *attempts = NULL;
     size_t nunwanted = 0;
-    for (size_t i = 0; i < n; i++) {
-        /* started_at, as the claim set it: the deadline is started_at + timeout. */
-        int64_t started_ms = jobs[i].deadline_ms - jobs[i].timeout_ms;
-        if (started_ms > s->claimed_started_ms)
-            s->claimed_started_ms = started_ms;
-    }
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(jobs[i].name);
         struct worker *best = NULL;
@@ -670,8 +687,8 @@ static void scheduler_on_running_listed(void *arg, const struct jobstore_job *jo
         const struct running *r = scheduler_find(s, jobs[i].id);
         if (r != NULL && r->attempt == jobs[i].attempt)
             continue;
-        /* Claimed before the lost claim: ours, dispatched, its ACK maybe on its way. */
-        if (!jobs[i].has_started_at || jobs[i].started_at_ms <= s->claimed_started_ms)
+        /* Ours, executed, its outcome not committed yet (maybe in doubt, being repeated). */
+        if (scheduler_acked_find(s, jobs[i].id, jobs[i].attempt) != NULL)
             continue;
         s->orphan_ids[s->norphans] = jobs[i].id;
         s->orphan_attempts[s->norphans++] = jobs[i].attempt;
@@ -696,8 +713,8 @@ static void scheduler_on_running_listed(void *arg, const struct jobstore_job *jo
 }
 
 /* After a lost claim reply: list the running jobs page by page (before: the cursor, 0 for the
- * first page) to find the ones leased here that no worker runs and that started after every
- * job a claim did hand us. No claim is in flight meanwhile. */
+ * first page) to find the ones leased here that no worker runs and whose ACK is not on its
+ * way. No claim is in flight meanwhile. */
 static void scheduler_orphans(struct scheduler *s, int64_t before)
 {
     if (s->orphans_inflight || s->stopped || s->e->db == NULL)
@@ -933,11 +950,31 @@ uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_
     uint32_t fn = r->fn;
     metrics_attempt(fn, metrics_now_us() - r->started_us);
     running_free(r);
+    struct acked *a = malloc(sizeof(*a));
+    if (a != NULL) {
+        a->id = id;
+        a->attempt = attempt;
+        LIST_INSERT_HEAD(&s->acked[(uint64_t)id & (SCHED_BUCKETS - 1)], a, link);
+    } else {
+        log_error("out of memory: job %lld attempt %d, acknowledged, may be handed back after a "
+                  "lost claim and run again",
+                  (long long)id, attempt);
+    }
     /* While stopping, the caller checks the grace once the ACK is in the completer's batch:
      * ending it here would let the release overtake this outcome. */
     if (!s->stopped)
         scheduler_kick_freed(s);
     return fn;
+}
+
+/* The outcome of an ACK of id's attempt was committed (applied or stale): forget it. */
+void scheduler_ack_settled(struct scheduler *s, int64_t id, int32_t attempt)
+{
+    struct acked *a = scheduler_acked_find(s, id, attempt);
+    if (a != NULL) {
+        LIST_REMOVE(a, link);
+        free(a);
+    }
 }
 
 /* New or re-queued work: claim now if due, else remember when. */

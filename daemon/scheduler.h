@@ -38,6 +38,9 @@ void scheduler_wake(struct scheduler *s, const char *name, size_t name_len, int6
 /* Job id became final elsewhere (cancelled): ABANDON its attempt if it runs here. */
 void scheduler_job_final(struct scheduler *s, int64_t id);
 
+/* The completer committed the outcome of an ACK of id's attempt (applied or stale). */
+void scheduler_ack_settled(struct scheduler *s, int64_t id, int32_t attempt);
+
 /* Steps: job id's attempt opened an AWAIT for another job (waiter). While it has one open it
  * lends its worker's slot to steps (true), unless that attempt is not running on this daemon
  * (false). Each true is matched by one scheduler_wait_end when that AWAIT ends. */
