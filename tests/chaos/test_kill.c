@@ -16,6 +16,9 @@
 
 static struct daemon_proc d1, d2;
 static char *db;
+/* Worker processes a test still owes a chaos_kill: a failed assertion leaves them to the
+ * teardown, or they would hold the test's output open (meson waits for it) for ever. */
+static pid_t strays[4];
 
 static void setup(void)
 {
@@ -27,6 +30,10 @@ static void setup(void)
 
 static void teardown(void)
 {
+    for (size_t i = 0; i < sizeof(strays) / sizeof(strays[0]); i++)
+        if (strays[i] > 0)
+            chaos_kill(strays[i]);
+    memset(strays, 0, sizeof(strays));
     daemon_proc_cleanup(&d1);
     daemon_proc_cleanup(&d2);
     free(db);
@@ -122,13 +129,21 @@ Test(kill, kill_daemon)
     char lh[256], lw[256];
     chaos_path(lh, sizeof(lh), &d1, "h.log");
     chaos_path(lw, sizeof(lw), &d1, "w.log");
-    pid_t h = chaos_worker(d1.socket, "kd", HELD, CHAOS_HOLD, lh);
+    pid_t h = strays[0] = chaos_worker(d1.socket, "kd", HELD, CHAOS_HOLD, lh);
     cr_assert_eq(chaos_produce(d1.socket, "kd", "kd-", 0, N, 60000, NULL, T), N);
     cr_assert(chaos_wait_log(lh, 'E', HELD, T));
-    pid_t w = chaos_worker(d1.socket, "kd", 2, CHAOS_ACK, lw);
+    pid_t w = strays[1] = chaos_worker(d1.socket, "kd", 2, CHAOS_ACK, lw);
     cr_assert(chaos_wait_log(lw, 'S', 50, T), "nothing was acknowledged before the kill");
     daemon_proc_kill(&d1); /* pending, running and acknowledged jobs in the table now */
     chaos_kill(h);
+    strays[0] = 0;
+    /* The dead daemon's sessions may still commit the statement they were running (a claim,
+     * a batch of outcomes): count only once they are gone, when nothing moves any more. */
+    cr_assert(chaos_wait_sql(db,
+                             "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                             "current_database() AND pid <> pg_backend_pid()",
+                             0, T),
+              "the killed daemon's PostgreSQL sessions did not end");
     long long pending = chaos_sql_int(db, "SELECT count(*) FROM reseolio.jobs WHERE status = "
                                           "'pending'");
     long long running = chaos_sql_int(db, "SELECT count(*) FROM reseolio.jobs WHERE status = "
@@ -149,6 +164,7 @@ Test(kill, kill_daemon)
     bool all =
         chaos_wait_sql(db, "SELECT count(*) FROM reseolio.jobs WHERE status = 'success'", N, 60000);
     chaos_kill(w);
+    strays[1] = 0;
     cr_assert(all, "not every job finished after the restart");
     cr_expect_eq(chaos_sql_int(db, "SELECT count(*) FROM reseolio.jobs"), N);
     cr_expect_eq(chaos_sql_int(db, "SELECT count(*) FROM reseolio.jobs WHERE attempt > 1 AND id "
