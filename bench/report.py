@@ -306,7 +306,7 @@ def print_table(rep, out_rel):
         claims, pgcpu = [], []
         for r in runs:
             c = next((x for x in recs if x.get("bench") == "cost" and x.get("label") == r["label"]), None)
-            m = [x["mean_ms"] for x in (c or {}).get("statements", []) if x["query"].startswith("WITH picked")]
+            m = [x["mean_ms"] for x in (c or {}).get("statements", []) if x["query"].startswith(("WITH picked", "WITH names"))]
             claims.append(f"{float(m[0]):.2f}" if m else "-")
             pgcpu.append(f"{r['cpu_s']['postgres'] * 1e6 / r['jobs']:.0f}")
         rows.append(("  claim statement, mean ms", "", "  ".join(claims), ""))
