@@ -559,6 +559,41 @@ static int handle_step(struct rs_job_ctx *job, void *user)
     return 0;
 }
 
+/* Enqueue name as this attempt's next step through own and await it; 0 when it succeeded. */
+static int run_step(struct rs_job_ctx *job, struct rs_client *own, const char *name,
+                    const void *args, size_t len)
+{
+    struct rs_enqueue_opts o;
+    rs_enqueue_opts_init(&o);
+    rs_job_step(job, &o);
+    struct rs_enqueue_result r;
+    struct rs_completion *done = NULL;
+    int rc = 0;
+    if (rs_enqueue(own, name, args, len, &o, &r) != RS_CLIENT_OK ||
+        rs_job_await(job, own, r.job, AWAIT_MS, &done) != RS_CLIENT_OK)
+        rc = rs_job_set_error(job, true, "step %s: %s", name, rs_client_errmsg(own));
+    else if (done->status != RS_JOB_SUCCESS)
+        rc =
+            rs_job_set_error(job, true, "step %s ended %s", name, rs_job_status_name(done->status));
+    rs_completion_free(done);
+    return rc;
+}
+
+static struct rs_client *handler_client(struct rs_job_ctx *job)
+{
+    struct rs_client_opts opts;
+    rs_client_opts_init(&opts);
+    opts.name = "steps-handler";
+    struct rs_client *own = NULL;
+    char *err = NULL;
+    if (rs_client_connect(dmn.socket, &opts, &own, &err) != RS_CLIENT_OK) {
+        rs_job_set_error(job, true, "connect: %s", err != NULL ? err : "?");
+        free(err);
+        return NULL;
+    }
+    return own;
+}
+
 /* it:saga: the three steps in order, each awaited; a failed step fails the saga (retryable).
  * Enqueues and awaits through a client of its own, as a handler must. */
 static int handle_saga(struct rs_job_ctx *job, void *user)
@@ -566,32 +601,12 @@ static int handle_saga(struct rs_job_ctx *job, void *user)
     static const char *const names[3] = {"it:charge", "it:reserve", "it:ship"};
     (void)user;
     atomic_fetch_add(&saga_runs, 1);
-    struct rs_client_opts opts;
-    rs_client_opts_init(&opts);
-    opts.name = "saga-handler";
-    struct rs_client *own = NULL;
-    char *err = NULL;
-    if (rs_client_connect(dmn.socket, &opts, &own, &err) != RS_CLIENT_OK) {
-        rs_job_set_error(job, true, "connect: %s", err != NULL ? err : "?");
-        free(err);
+    struct rs_client *own = handler_client(job);
+    if (own == NULL)
         return -1;
-    }
     int rc = 0;
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        struct rs_enqueue_opts o;
-        rs_enqueue_opts_init(&o);
-        o.max_attempts = 1;
-        rs_job_step(job, &o);
-        struct rs_enqueue_result r;
-        struct rs_completion *done = NULL;
-        if (rs_enqueue(own, names[i], NULL, 0, &o, &r) != RS_CLIENT_OK ||
-            rs_job_await(job, own, r.job, AWAIT_MS, &done) != RS_CLIENT_OK)
-            rc = rs_job_set_error(job, true, "step %s: %s", names[i], rs_client_errmsg(own));
-        else if (done->status != RS_JOB_SUCCESS)
-            rc = rs_job_set_error(job, true, "step %s ended %s", names[i],
-                                  rs_job_status_name(done->status));
-        rs_completion_free(done);
-    }
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = run_step(job, own, names[i], NULL, 0);
     rs_client_close(own);
     return rc;
 }
@@ -643,41 +658,6 @@ static int handle_count(struct rs_job_ctx *job, void *user)
     (void)job;
     atomic_fetch_add((atomic_int *)user, 1);
     return 0;
-}
-
-/* Enqueue name as this attempt's next step through own and await it; 0 when it succeeded. */
-static int run_step(struct rs_job_ctx *job, struct rs_client *own, const char *name,
-                    const void *args, size_t len)
-{
-    struct rs_enqueue_opts o;
-    rs_enqueue_opts_init(&o);
-    rs_job_step(job, &o);
-    struct rs_enqueue_result r;
-    struct rs_completion *done = NULL;
-    int rc = 0;
-    if (rs_enqueue(own, name, args, len, &o, &r) != RS_CLIENT_OK ||
-        rs_job_await(job, own, r.job, AWAIT_MS, &done) != RS_CLIENT_OK)
-        rc = rs_job_set_error(job, true, "step %s: %s", name, rs_client_errmsg(own));
-    else if (done->status != RS_JOB_SUCCESS)
-        rc =
-            rs_job_set_error(job, true, "step %s ended %s", name, rs_job_status_name(done->status));
-    rs_completion_free(done);
-    return rc;
-}
-
-static struct rs_client *handler_client(struct rs_job_ctx *job)
-{
-    struct rs_client_opts opts;
-    rs_client_opts_init(&opts);
-    opts.name = "steps-handler";
-    struct rs_client *own = NULL;
-    char *err = NULL;
-    if (rs_client_connect(dmn.socket, &opts, &own, &err) != RS_CLIENT_OK) {
-        rs_job_set_error(job, true, "connect: %s", err != NULL ? err : "?");
-        free(err);
-        return NULL;
-    }
-    return own;
 }
 
 /* it:saga3: it:a, it:b, it:c in order. */
