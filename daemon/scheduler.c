@@ -83,7 +83,8 @@ struct scheduler {
      * announced (NOTIFY, run_at timer, REGISTER, sweep) clears it. */
     bool drained;
     bool next_inflight;
-    bool next_again; /* a look-up was asked for while one was in flight */
+    bool next_again;          /* a look-up was asked for while one was in flight */
+    int64_t next_again_after; /* its bound (INT64_MAX: the database's now) */
     bool stopped;
     struct event *ev_claim;  /* activated to claim once at the end of this loop turn */
     struct event *ev_run_at; /* the earliest known future run_at */
@@ -102,6 +103,7 @@ struct acked {
 static void scheduler_claim(struct scheduler *s);
 static void scheduler_orphans(struct scheduler *s, int64_t before);
 static void scheduler_next_run_at(struct scheduler *s);
+static void scheduler_next_after(struct scheduler *s, int64_t after_ms);
 static void scheduler_arm(struct scheduler *s, int64_t at_ms);
 
 /* Claim at the end of this loop turn, once however many reasons arrived. */
@@ -158,7 +160,9 @@ static void scheduler_on_run_at(evutil_socket_t fd, short what, void *arg)
     log_debug("run_at timer fired: claiming");
     s->drained = false;
     scheduler_claim(s);
-    scheduler_next_run_at(s);
+    /* After due, not after the look-up's own now: a job that falls due between the claim and
+     * the look-up is neither claimed nor in the future, and nothing else would wake us. */
+    scheduler_next_after(s, due);
 }
 
 /* Make a scheduler. */
@@ -168,6 +172,7 @@ struct scheduler *scheduler_new(struct engine *e)
     if (s == NULL)
         return NULL;
     s->e = e;
+    s->next_again_after = INT64_MAX;
     LIST_INIT(&s->workers);
     for (size_t i = 0; i < SCHED_BUCKETS; i++) {
         LIST_INIT(&s->buckets[i]);
@@ -863,16 +868,22 @@ static void scheduler_on_next(void *arg, bool has, int64_t run_at_ms,
     /* Asked again while this one was out: its answer may predate a job that is due sooner
      * (a wake-up that armed nothing because an earlier timer was set relied on this). */
     if (s->next_again) {
+        int64_t after = s->next_again_after;
         s->next_again = false;
-        scheduler_next_run_at(s);
+        s->next_again_after = INT64_MAX;
+        scheduler_next_after(s, after == INT64_MAX ? 0 : after);
     }
 }
 
-/* Ask the store for the earliest future run_at of the names served here. */
-static void scheduler_next_run_at(struct scheduler *s)
+/* Ask the store for the earliest run_at after after_ms (0: after now) of a pending job of the
+ * names served here. */
+static void scheduler_next_after(struct scheduler *s, int64_t after_ms)
 {
+    int64_t a = after_ms > 0 ? after_ms : INT64_MAX;
     if (s->next_inflight) {
         s->next_again = true;
+        if (a < s->next_again_after)
+            s->next_again_after = a;
         return;
     }
     if (s->stopped || s->e->db == NULL)
@@ -892,9 +903,15 @@ static void scheduler_next_run_at(struct scheduler *s)
     LIST_FOREACH(w, &s->workers, link)
     for (size_t i = 0; i < w->nnames && k < n; i++)
         names[k++] = w->names[i];
-    if (jobstore_next_run_at(s->e->db, names, k, scheduler_on_next, s) == PGCONN_OK)
+    if (jobstore_next_run_at(s->e->db, names, k, after_ms, scheduler_on_next, s) == PGCONN_OK)
         s->next_inflight = true;
     free(names);
+}
+
+/* The earliest future run_at of the names served here. */
+static void scheduler_next_run_at(struct scheduler *s)
+{
+    scheduler_next_after(s, 0);
 }
 
 /* Add REGISTER's names to c's worker (making it), set the concurrency, answer OK. */

@@ -933,11 +933,12 @@ enum pgconn_status jobstore_list(struct pgconn *c, const struct jobstore_filter 
 }
 
 enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *names, size_t nnames,
-                                        jobstore_next_cb cb, void *arg)
+                                        int64_t after_ms, jobstore_next_cb cb, void *arg)
 {
     struct pgbin_buf pn = {0};
-    const char *values[1];
-    int lengths[1];
+    char after[8];
+    const char *values[2];
+    int lengths[2];
     struct jobstore_op *op;
     enum pgconn_status st;
 
@@ -952,9 +953,12 @@ enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *nam
     }
     values[0] = pn.data;
     lengths[0] = (int)pn.len;
+    pgbin_put_i64(after, after_ms);
+    values[1] = after_ms > 0 ? after : NULL;
+    lengths[1] = 8;
     if ((op = jobstore_op_new(arg)) != NULL)
         op->cb.next = cb;
-    st = jobstore_submit_op(c, STMT_NEXT_RUN_AT, 1, values, lengths, jobstore_next_done, op);
+    st = jobstore_submit_op(c, STMT_NEXT_RUN_AT, 2, values, lengths, jobstore_next_done, op);
     pgbin_buf_free(&pn);
     return st;
 }

@@ -294,8 +294,11 @@ JOBSTORE_MUST_CHECK enum pgconn_status jobstore_finals(struct pgconn *c, const i
 typedef void (*jobstore_next_cb)(void *arg, bool has, int64_t run_at_ms,
                                  const struct jobstore_err *err);
 
+/* The earliest run_at of a pending job of those names after after_ms (Unix ms; 0: after the
+ * database's now). */
 JOBSTORE_MUST_CHECK enum pgconn_status jobstore_next_run_at(struct pgconn *c,
                                                             const char *const *names, size_t nnames,
-                                                            jobstore_next_cb cb, void *arg);
+                                                            int64_t after_ms, jobstore_next_cb cb,
+                                                            void *arg);
 
 #endif

@@ -387,15 +387,16 @@ static const char sql_list_steps[] = "SELECT" JOB_COLUMNS "FROM jobs j"
                                      "   AND j.id < coalesce($3::int8, 9223372036854775807)"
                                      " ORDER BY j.id DESC LIMIT $4";
 
-/* next_run_at: $1 names text[] -> one row: int8 Unix ms, NULL when no pending job of those
- * names is due in the future. For the scheduler's timer. */
+/* next_run_at: $1 names text[], $2 after int8 (Unix ms; NULL: the database's now) -> one row:
+ * int8 Unix ms, NULL when no pending job of those names is due after that. For the scheduler's
+ * timer. */
 static const char sql_next_run_at[] =
     "SELECT ms(min(t.run_at))"
     " FROM unnest($1::text[]) AS n(name)"
     " CROSS JOIN LATERAL (SELECT min(run_at) AS run_at FROM jobs"
     "                     WHERE jobs.name = n.name AND status = 'pending'"
-    "                       AND run_at > now()) t";
-static const Oid types_next_run_at[] = {PGBIN_TEXT_ARRAY};
+    "                       AND run_at > coalesce(from_ms($2::int8), now())) t";
+static const Oid types_next_run_at[] = {PGBIN_TEXT_ARRAY, PGBIN_INT8};
 
 /* queue_depth: $1 limit int4 -> (name text, pending int8, running int8) per function with
  * pending or running jobs, by name. Text results. Both partial indexes cover the filter. */

@@ -431,22 +431,22 @@ Test(flow, a_job_enqueued_while_a_worker_is_free_starts_without_a_claim, .fini =
     fx_client(&fx, &app);
     fx_client(&fx, &w);
     cr_assert_eq(ec_register(&w, "direct", 2), 0);
-    /* The first job finds no claim made yet; the claims after it find the queue empty. */
-    int64_t first = ec_enqueue_name(&app, "direct");
-    cr_assert_eq(
-        ec_ack(&w, (uint64_t)first, take_dispatch(&w, first, "first"), true, "r", false, NULL, 0),
-        0);
-    struct wire_reply r;
-    cr_assert_eq(ec_call(&app, RS_MSG_AWAIT, (uint64_t)first, T, &r), 0);
-    wire_reply_free(&r);
-    int64_t second = ec_enqueue_name(&app, "direct");
-    uint64_t a = take_dispatch(&w, second, "second");
-    cr_expect_eq(a, 1);
-    cr_expect(started_by_its_enqueue(second), "the second job went through a claim");
-    cr_assert_eq(ec_ack(&w, (uint64_t)second, a, true, "r", false, NULL, 0), 0);
-    cr_assert_eq(ec_call(&app, RS_MSG_AWAIT, (uint64_t)second, T, &r), 0);
-    cr_expect_eq(r.msg.u.completed.status, RS_STATUS_SUCCESS);
-    wire_reply_free(&r);
+    /* The first job finds no claim made yet. Once a claim found the queue empty (the daemon
+     * tells nobody when; a job or two more may still go through a claim), a job enqueued
+     * while the worker is free starts in its enqueue's own transaction. */
+    bool direct = false;
+    for (int i = 0; i < 10 && !direct; i++) {
+        int64_t id = ec_enqueue_name(&app, "direct");
+        uint64_t a = take_dispatch(&w, id, "a lone job");
+        cr_expect_eq(a, 1);
+        direct = started_by_its_enqueue(id);
+        cr_assert_eq(ec_ack(&w, (uint64_t)id, a, true, "r", false, NULL, 0), 0);
+        struct wire_reply r;
+        cr_assert_eq(ec_call(&app, RS_MSG_AWAIT, (uint64_t)id, T, &r), 0);
+        cr_expect_eq(r.msg.u.completed.status, RS_STATUS_SUCCESS);
+        wire_reply_free(&r);
+    }
+    cr_expect(direct, "10 lone jobs in a row all went through a claim");
 
     /* A duplicate key creates nothing: the slot it was promised is free again. */
     struct rs_enqueue e;

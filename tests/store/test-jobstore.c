@@ -871,7 +871,7 @@ Test(admin, next_run_at)
 
     storetest_begin(&st, "next_run_at");
     st_enqueue1(&st, "f", NULL); /* due now: not a timer's business */
-    cr_assert_eq(jobstore_next_run_at(st.conn, NAMES("f", "g"), 2, nexted_cb, &x), PGCONN_OK);
+    cr_assert_eq(jobstore_next_run_at(st.conn, NAMES("f", "g"), 2, 0, nexted_cb, &x), PGCONN_OK);
     storetest_wait(&st, &x.done);
     cr_assert_not(x.has);
 
@@ -879,12 +879,12 @@ Test(admin, next_run_at)
     job.delay_ms = 10000;
     st_enqueue(&st, st.conn, &job, 1, &out);
     memset(&x, 0, sizeof(x));
-    cr_assert_eq(jobstore_next_run_at(st.conn, NAMES("f", "g"), 2, nexted_cb, &x), PGCONN_OK);
+    cr_assert_eq(jobstore_next_run_at(st.conn, NAMES("f", "g"), 2, 0, nexted_cb, &x), PGCONN_OK);
     storetest_wait(&st, &x.done);
     cr_assert(x.has);
     cr_assert_eq(x.at, out.run_at_ms);
     memset(&x, 0, sizeof(x));
-    cr_assert_eq(jobstore_next_run_at(st.conn, NAMES("f"), 1, nexted_cb, &x), PGCONN_OK);
+    cr_assert_eq(jobstore_next_run_at(st.conn, NAMES("f"), 1, 0, nexted_cb, &x), PGCONN_OK);
     storetest_wait(&st, &x.done);
     cr_assert_not(x.has);
     storetest_end(&st);
