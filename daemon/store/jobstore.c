@@ -53,7 +53,7 @@ void jobstore_new_defaults(struct jobstore_new *job, const char *name, size_t na
 }
 
 /* A failure as the user callbacks see it. */
-static void jobstore_err_from(struct jobstore_err *e, const PGresult *res, const char *err)
+void jobstore_err_from(struct jobstore_err *e, const PGresult *res, const char *err)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
@@ -63,7 +63,7 @@ static void jobstore_err_from(struct jobstore_err *e, const PGresult *res, const
     e->in_doubt = res == NULL && strncmp(err, PGCONN_IN_DOUBT, strlen(PGCONN_IN_DOUBT)) == 0;
 }
 
-static const struct jobstore_err jobstore_bad_shape = {
+const struct jobstore_err jobstore_bad_shape = {
     "unexpected result shape from PostgreSQL (schema of another version?)", "", false, false};
 
 /* Submit one statement whose parameters are all binary (NULL values allowed). */
@@ -383,11 +383,9 @@ struct jobstore_claim_op {
 /* Decode the rows of a statement's result into a new array of n elements of size bytes, one
  * decode call per row. Returns NULL with *out (NULL when there are no rows) and *n set, or the
  * failure to report (err is the statement's own; nomem names what ran out). */
-static const struct jobstore_err *jobstore_rows(PGresult *res, const char *err,
-                                                struct jobstore_err *e, size_t size,
-                                                bool (*decode)(const PGresult *, int, void *),
-                                                const struct jobstore_err *nomem, void **out,
-                                                size_t *n)
+const struct jobstore_err *jobstore_rows(PGresult *res, const char *err, struct jobstore_err *e,
+                                         size_t size, bool (*decode)(const PGresult *, int, void *),
+                                         const struct jobstore_err *nomem, void **out, size_t *n)
 {
     char *rows = NULL;
     int count;

@@ -301,4 +301,20 @@ JOBSTORE_MUST_CHECK enum pgconn_status jobstore_next_run_at(struct pgconn *c,
                                                             int64_t after_ms, jobstore_next_cb cb,
                                                             void *arg);
 
+/* --- for the store's other modules (schedstore.c) ----------------------------------------- */
+
+/* A failed statement as the callbacks see it. */
+void jobstore_err_from(struct jobstore_err *e, const PGresult *res, const char *err);
+
+/* A result whose columns are not what the statement returns (a schema of another version). */
+extern const struct jobstore_err jobstore_bad_shape;
+
+/* Decode the rows of a statement's result into a new array of *n elements of size bytes, one
+ * decode call per row (false: bad shape). Returns NULL with *out (to free; NULL when there are
+ * no rows) and *n set, or the failure to report: the statement's own (filled into e), nomem,
+ * or jobstore_bad_shape. */
+const struct jobstore_err *jobstore_rows(PGresult *res, const char *err, struct jobstore_err *e,
+                                         size_t size, bool (*decode)(const PGresult *, int, void *),
+                                         const struct jobstore_err *nomem, void **out, size_t *n);
+
 #endif

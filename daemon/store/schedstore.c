@@ -25,19 +25,6 @@ struct schedstore_op {
     void *arg;
 };
 
-static const struct jobstore_err schedstore_bad_shape = {
-    "unexpected result shape from PostgreSQL (schema of another version?)", "", false, false};
-
-/* The error of a failed statement. */
-static void schedstore_err(struct jobstore_err *e, const PGresult *res, const char *err)
-{
-    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    e->message = err;
-    e->sqlstate = state != NULL ? state : "";
-    e->retryable = pgconn_retryable(res);
-    e->in_doubt = res == NULL && strncmp(err, PGCONN_IN_DOUBT, strlen(PGCONN_IN_DOUBT)) == 0;
-}
-
 /* Submit statement id with binary parameters and results; frees op when refused. */
 static enum pgconn_status schedstore_submit(struct pgconn *c, enum stmt_id id, int n,
                                             const char *const *values, const int *lengths,
@@ -134,26 +121,27 @@ static bool schedstore_row(const PGresult *res, int i, struct schedstore_row *r)
            pgbin_i64(res, i, SCHEDCOL_CREATED_AT, &r->created_at_ms);
 }
 
+/* One schedule row, for jobstore_rows. */
+static bool schedstore_row_at(const PGresult *res, int i, void *out)
+{
+    return PQnfields(res) == SCHEDCOL_COUNT && schedstore_row(res, i, out);
+}
+
+/* Out of memory reading rows: the statement's effect (if any) is committed. */
+static const struct jobstore_err schedstore_nomem = {"out of memory reading schedules", "", true,
+                                                     false};
+
 /* Rows of schedules came back. */
 static void schedstore_rows_done(void *arg, PGresult *res, const char *err)
 {
     struct schedstore_op *op = arg;
     struct jobstore_err e;
-    if (err != NULL) {
-        schedstore_err(&e, res, err);
-        op->cb.rows(op->arg, NULL, 0, &e);
-        free(op);
-        return;
-    }
-    int n = PQntuples(res);
-    struct schedstore_row *rows = calloc(n > 0 ? (size_t)n : 1, sizeof(*rows));
-    bool ok = rows != NULL && PQnfields(res) == SCHEDCOL_COUNT;
-    for (int i = 0; ok && i < n; i++)
-        ok = schedstore_row(res, i, &rows[i]);
-    if (ok)
-        op->cb.rows(op->arg, rows, (size_t)n, NULL);
-    else
-        op->cb.rows(op->arg, NULL, 0, &schedstore_bad_shape);
+    void *rows;
+    size_t n;
+    const struct jobstore_err *fail =
+        jobstore_rows(res, err, &e, sizeof(struct schedstore_row), schedstore_row_at,
+                      &schedstore_nomem, &rows, &n);
+    op->cb.rows(op->arg, fail == NULL ? rows : NULL, n, fail);
     free(rows);
     free(op);
 }
@@ -164,7 +152,7 @@ static void schedstore_count_done(void *arg, PGresult *res, const char *err)
     struct schedstore_op *op = arg;
     struct jobstore_err e;
     if (err != NULL) {
-        schedstore_err(&e, res, err);
+        jobstore_err_from(&e, res, err);
         op->cb.count(op->arg, 0, &e);
     } else {
         op->cb.count(op->arg, (size_t)PQntuples(res), NULL);
@@ -180,14 +168,27 @@ static void schedstore_next_done(void *arg, PGresult *res, const char *err)
     int64_t v = 0;
     bool has = false;
     if (err != NULL) {
-        schedstore_err(&e, res, err);
+        jobstore_err_from(&e, res, err);
         op->cb.next(op->arg, false, 0, &e);
     } else if (PQntuples(res) != 1 || !schedstore_opt_i64(res, 0, 0, &has, &v)) {
-        op->cb.next(op->arg, false, 0, &schedstore_bad_shape);
+        op->cb.next(op->arg, false, 0, &jobstore_bad_shape);
     } else {
         op->cb.next(op->arg, has, v, NULL);
     }
     free(op);
+}
+
+/* One due schedule. */
+static bool schedstore_due_at(const PGresult *res, int i, void *out)
+{
+    struct schedstore_due *d = out;
+    if (PQnfields(res) != 4)
+        return false;
+    d->name = schedstore_text(res, i, 0);
+    d->cron = schedstore_text(res, i, 1);
+    d->zone = schedstore_text(res, i, 2);
+    return d->name != NULL && d->cron != NULL && d->zone != NULL &&
+           pgbin_i64(res, i, 3, &d->next_run_at_ms);
 }
 
 /* The due schedules. */
@@ -195,26 +196,12 @@ static void schedstore_due_done(void *arg, PGresult *res, const char *err)
 {
     struct schedstore_op *op = arg;
     struct jobstore_err e;
-    if (err != NULL) {
-        schedstore_err(&e, res, err);
-        op->cb.due(op->arg, NULL, 0, &e);
-        free(op);
-        return;
-    }
-    int n = PQntuples(res);
-    struct schedstore_due *rows = calloc(n > 0 ? (size_t)n : 1, sizeof(*rows));
-    bool ok = rows != NULL && PQnfields(res) == 4;
-    for (int i = 0; ok && i < n; i++) {
-        rows[i].name = schedstore_text(res, i, 0);
-        rows[i].cron = schedstore_text(res, i, 1);
-        rows[i].zone = schedstore_text(res, i, 2);
-        ok = rows[i].name != NULL && rows[i].cron != NULL && rows[i].zone != NULL &&
-             pgbin_i64(res, i, 3, &rows[i].next_run_at_ms);
-    }
-    if (ok)
-        op->cb.due(op->arg, rows, (size_t)n, NULL);
-    else
-        op->cb.due(op->arg, NULL, 0, &schedstore_bad_shape);
+    void *rows;
+    size_t n;
+    const struct jobstore_err *fail =
+        jobstore_rows(res, err, &e, sizeof(struct schedstore_due), schedstore_due_at,
+                      &schedstore_nomem, &rows, &n);
+    op->cb.due(op->arg, fail == NULL ? rows : NULL, n, fail);
     free(rows);
     free(op);
 }
@@ -227,11 +214,11 @@ static void schedstore_fire_done(void *arg, PGresult *res, const char *err)
     int64_t moved = 0, job = 0;
     bool has_job = false;
     if (err != NULL) {
-        schedstore_err(&e, res, err);
+        jobstore_err_from(&e, res, err);
         op->cb.fire(op->arg, false, 0, &e);
     } else if (PQntuples(res) != 1 || !pgbin_i64(res, 0, 0, &moved) ||
                !schedstore_opt_i64(res, 0, 1, &has_job, &job)) {
-        op->cb.fire(op->arg, false, 0, &schedstore_bad_shape);
+        op->cb.fire(op->arg, false, 0, &jobstore_bad_shape);
     } else {
         op->cb.fire(op->arg, moved > 0, has_job ? job : 0, NULL);
     }
