@@ -193,16 +193,40 @@ static void engine_on_done_ids(struct engine *e, const char *p)
     waiters_jobs_done(e->waiters, ids, n);
 }
 
-/* A notification on the schema's channel: new work ("w:") or final jobs ("c:"). */
+/* "p:<us>:<id>:<name>" (sql/005_claim_cursor.sql): new pending work. */
+static void engine_on_pending(struct engine *e, const char *p)
+{
+    char *end = NULL;
+    errno = 0;
+    long long us = strtoll(p, &end, 10);
+    if (end == p || *end != ':' || errno != 0)
+        return;
+    const char *q = end + 1;
+    long long id = strtoll(q, &end, 10);
+    if (end == q || *end != ':' || errno != 0)
+        return;
+    const char *name = end + 1;
+    scheduler_heard(e->scheduler, name[0] ? name : NULL, strlen(name), us, id);
+    /* The timer must not fire before the job is due: round up to the millisecond. */
+    long long ms = us / 1000 + (us % 1000 > 0);
+    scheduler_wake(e->scheduler, name[0] ? name : NULL, strlen(name), ms);
+}
+
+/* A notification on the schema's channel: new work ("p:", or "w:" from a daemon of an older
+ * version) or final jobs ("c:"). */
 static void engine_on_notify(void *arg, const char *channel, const char *payload)
 {
     struct engine *e = arg;
-    if (strncmp(payload, "w:", 2) == 0) {
+    if (strncmp(payload, "p:", 2) == 0) {
+        engine_on_pending(e, payload + 2);
+    } else if (strncmp(payload, "w:", 2) == 0) {
         char *end = NULL;
         long long at = strtoll(payload + 2, &end, 10);
         if (end == payload + 2 || *end != ':')
             return;
         const char *name = end + 1;
+        /* No place: drop the cursors of name. */
+        scheduler_heard(e->scheduler, name[0] ? name : NULL, strlen(name), INT64_MIN, INT64_MIN);
         scheduler_wake(e->scheduler, name[0] ? name : NULL, strlen(name), at);
     } else if (strncmp(payload, "c:", 2) == 0) {
         engine_on_done_ids(e, payload + 2);

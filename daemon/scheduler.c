@@ -77,7 +77,17 @@ struct scheduler {
     /* The claim in flight's names and limits (copies), to learn whether it drained them. */
     char **claim_names;
     int32_t *claim_limits;
+    bool *claim_steps_only;
     size_t claim_nnames;
+    /* Claim cursors, at most SCHED_MAX_CLAIM_NAMES, all dropped at each sweep so that the
+     * claim scans from the start at least that often. */
+    struct cursor *cursors;
+    size_t ncursors;
+    /* Wake-ups heard while the claim was in flight, the earliest place among them (INT64_MIN:
+     * unknown): the claim may have read before their jobs committed, so a cursor it would set at
+     * or past that place is not kept. */
+    bool heard_inflight;
+    int64_t heard_us, heard_id;
     /* The last claim found fewer due jobs than it asked for, for every name, and no new work
      * was announced since: a freed slot then claims nothing (no empty claim per ACK). Work
      * announced (NOTIFY, run_at timer, REGISTER, sweep) clears it. */
@@ -91,6 +101,14 @@ struct scheduler {
     int64_t run_at_armed;    /* when ev_run_at fires (Unix ms), 0 when not armed */
     void (*released)(void *arg);
     void *released_arg;
+};
+
+/* Where the claim for one name starts (docs/architecture.md, "Claim cursors"): every due
+ * job of that name before it, at its priority, was claimed (by anyone) or taken by a lock.
+ * Owner: the scheduler. */
+struct cursor {
+    char *name; /* owned */
+    struct jobstore_cursor at;
 };
 
 /* An attempt acknowledged here whose outcome is not committed yet. Owner: the scheduler. */
@@ -134,9 +152,117 @@ static void scheduler_claim_names_free(struct scheduler *s)
         free(s->claim_names[i]);
     free(s->claim_names);
     free(s->claim_limits);
+    free(s->claim_steps_only);
     s->claim_names = NULL;
     s->claim_limits = NULL;
+    s->claim_steps_only = NULL;
     s->claim_nnames = 0;
+}
+
+/* Drop every claim cursor: the next claim scans each name from the start. */
+static void scheduler_cursors_clear(struct scheduler *s)
+{
+    for (size_t i = 0; i < s->ncursors; i++)
+        free(s->cursors[i].name);
+    free(s->cursors);
+    s->cursors = NULL;
+    s->ncursors = 0;
+}
+
+static struct cursor *scheduler_cursor_find(struct scheduler *s, const char *name, size_t len)
+{
+    for (size_t i = 0; i < s->ncursors; i++)
+        if (strlen(s->cursors[i].name) == len && memcmp(s->cursors[i].name, name, len) == 0)
+            return &s->cursors[i];
+    return NULL;
+}
+
+/* (us, id) lies at or before the cursor's (run_at, id). Priorities are not compared: a job
+ * woken at another priority than the cursor's is read by the claim's other scans anyway, so
+ * taking it for one at the cursor's priority only costs a scan from the start. */
+static bool cursor_covers(const struct jobstore_cursor *at, int64_t us, int64_t id)
+{
+    return us < at->run_at_us || (us == at->run_at_us && id <= at->id);
+}
+
+/* Job b comes after job a in the claim's order. */
+static bool claimed_after(const struct jobstore_claimed *a, const struct jobstore_claimed *b)
+{
+    if (a->priority != b->priority)
+        return b->priority < a->priority;
+    if (a->run_at_us != b->run_at_us)
+        return b->run_at_us > a->run_at_us;
+    return b->id > a->id;
+}
+
+/* A claim of name (not steps_only) committed; last is the last of its jobs in the claim's
+ * order: the claim for name starts after it next time. Wake-ups heard meanwhile at or before
+ * it drop the cursor instead. */
+static void scheduler_cursor_advance(struct scheduler *s, const char *name,
+                                     const struct jobstore_claimed *last)
+{
+    size_t len = strlen(name);
+    struct cursor *c = scheduler_cursor_find(s, name, len);
+    bool keep =
+        !(s->heard_inflight && (s->heard_us < last->run_at_us ||
+                                (s->heard_us == last->run_at_us && s->heard_id <= last->id)));
+    if (!keep) {
+        if (c != NULL)
+            c->at.set = false;
+        return;
+    }
+    if (c == NULL) {
+        if (s->ncursors == SCHED_MAX_CLAIM_NAMES)
+            return;
+        char *copy = strdup(name);
+        struct cursor *grown = realloc(s->cursors, (s->ncursors + 1) * sizeof(*grown));
+        if (copy == NULL || grown == NULL) {
+            free(copy);
+            if (grown != NULL)
+                s->cursors = grown;
+            return;
+        }
+        s->cursors = grown;
+        c = &s->cursors[s->ncursors++];
+        c->name = copy;
+    }
+    c->at = (struct jobstore_cursor){true, last->priority, last->run_at_us, last->id};
+}
+
+/* The claim in flight committed: move the cursor of each name it claimed for whole. */
+static void scheduler_cursors_advance(struct scheduler *s, const struct jobstore_claimed *jobs,
+                                      size_t n)
+{
+    for (size_t k = 0; k < s->claim_nnames; k++) {
+        if (s->claim_steps_only[k])
+            continue; /* steps only: the top-level jobs it passed are still there */
+        const struct jobstore_claimed *last = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(jobs[i].name, s->claim_names[k]) == 0 &&
+                (last == NULL || claimed_after(last, &jobs[i])))
+                last = &jobs[i];
+        if (last != NULL)
+            scheduler_cursor_advance(s, s->claim_names[k], last);
+    }
+}
+
+void scheduler_heard(struct scheduler *s, const char *name, size_t name_len, int64_t run_at_us,
+                     int64_t id)
+{
+    for (size_t i = 0; i < s->ncursors; i++) {
+        struct cursor *c = &s->cursors[i];
+        if (c->at.set && (name == NULL || name_len == 0 ||
+                          (strlen(c->name) == name_len && memcmp(c->name, name, name_len) == 0)))
+            if (cursor_covers(&c->at, run_at_us, id))
+                c->at.set = false;
+    }
+    if (!s->claim_inflight)
+        return;
+    if (!s->heard_inflight || run_at_us < s->heard_us)
+        s->heard_us = run_at_us;
+    if (!s->heard_inflight || id < s->heard_id)
+        s->heard_id = id;
+    s->heard_inflight = true;
 }
 
 /* ev_claim. */
@@ -239,6 +365,7 @@ void scheduler_free(struct scheduler *s)
         }
     }
     scheduler_claim_names_free(s);
+    scheduler_cursors_clear(s);
     free(s);
 }
 
@@ -573,6 +700,11 @@ static void scheduler_on_claimed(void *arg, const struct jobstore_claimed *jobs,
     LIST_FOREACH(w, &s->workers, link)
     w->reserved = 0;
     s->drained = err == NULL && !s->claim_again && scheduler_claim_drained(s, jobs, n);
+    if (err == NULL)
+        scheduler_cursors_advance(s, jobs, n);
+    else
+        scheduler_cursors_clear(s);
+    s->heard_inflight = false;
     scheduler_claim_names_free(s);
     if (err != NULL && err->in_doubt) {
         /* It may have committed: jobs leased to us that no worker got. */
@@ -765,9 +897,11 @@ static void scheduler_claim(struct scheduler *s)
     int64_t *steps = calloc(cap, sizeof(*steps)); /* and for steps (lent ones included) */
     int32_t *limits = malloc(cap * sizeof(*limits));
     bool *steps_only = malloc(cap * sizeof(*steps_only));
+    struct jobstore_cursor *cursors = malloc(cap * sizeof(*cursors));
     size_t nnames = 0;
     int64_t total = 0, asked = 0;
-    if (names == NULL || any == NULL || steps == NULL || limits == NULL || steps_only == NULL)
+    if (names == NULL || any == NULL || steps == NULL || limits == NULL || steps_only == NULL ||
+        cursors == NULL)
         goto out;
     LIST_FOREACH(w, &s->workers, link)
     {
@@ -796,11 +930,13 @@ static void scheduler_claim(struct scheduler *s)
         limits[k] = l > INT32_MAX ? INT32_MAX : (int32_t)l;
         steps_only[k] = any[k] == 0;
         asked += limits[k];
+        const struct cursor *c = scheduler_cursor_find(s, names[k], strlen(names[k]));
+        cursors[k] = c != NULL ? c->at : (struct jobstore_cursor){0};
     }
     if (total > INT32_MAX)
         total = INT32_MAX;
-    enum pgconn_status st = jobstore_claim(s->e->db, s->e->node, names, limits, steps_only, nnames,
-                                           (int32_t)total, scheduler_on_claimed, s);
+    enum pgconn_status st = jobstore_claim(s->e->db, s->e->node, names, limits, steps_only, cursors,
+                                           nnames, (int32_t)total, scheduler_on_claimed, s);
     if (st != PGCONN_OK) {
         log_warn("cannot send a claim (status %d); the sweep tries again", (int)st);
         goto out;
@@ -811,10 +947,13 @@ static void scheduler_claim(struct scheduler *s)
      * claim's result is simply not taken as drained. */
     s->claim_names = calloc(nnames, sizeof(*s->claim_names));
     s->claim_limits = malloc(nnames * sizeof(*s->claim_limits));
-    if (s->claim_names != NULL && s->claim_limits != NULL) {
+    s->claim_steps_only = malloc(nnames * sizeof(*s->claim_steps_only));
+    s->heard_inflight = false;
+    if (s->claim_names != NULL && s->claim_limits != NULL && s->claim_steps_only != NULL) {
         s->claim_nnames = nnames;
         for (size_t k = 0; k < nnames; k++) {
             s->claim_limits[k] = limits[k];
+            s->claim_steps_only[k] = steps_only[k];
             if ((s->claim_names[k] = strdup(names[k])) == NULL) {
                 scheduler_claim_names_free(s);
                 break;
@@ -831,6 +970,7 @@ out:
     free(steps);
     free(limits);
     free(steps_only);
+    free(cursors);
 }
 
 /* Arm the run_at timer for at_ms unless it fires earlier already. */
@@ -1026,9 +1166,10 @@ void scheduler_job_final(struct scheduler *s, int64_t id)
     scheduler_slot_freed(s);
 }
 
-/* Claim now and re-arm the run_at timer. */
+/* Claim now, from the start of every name, and re-arm the run_at timer. */
 void scheduler_catch_up(struct scheduler *s)
 {
+    scheduler_cursors_clear(s);
     scheduler_kick_work(s);
     scheduler_next_run_at(s);
 }

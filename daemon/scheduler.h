@@ -35,6 +35,12 @@ uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_
 /* Work for name (NULL: any) is due at run_at_ms: claim now, or arm the timer for then. */
 void scheduler_wake(struct scheduler *s, const char *name, size_t name_len, int64_t run_at_ms);
 
+/* A wake-up said that jobs of name (NULL: of several names) became pending, none of them before
+ * (run_at_us, id) in the claim's order (INT64_MIN: unknown): drop the claim cursors that lie at
+ * or after it, so that the next claim reads those jobs. Call it before scheduler_wake. */
+void scheduler_heard(struct scheduler *s, const char *name, size_t name_len, int64_t run_at_us,
+                     int64_t id);
+
 /* Job id became final elsewhere (cancelled): ABANDON its attempt if it runs here. */
 void scheduler_job_final(struct scheduler *s, int64_t id);
 

@@ -422,7 +422,7 @@ static bool jobstore_claimed_row(const PGresult *res, int row, void *out)
         return false;
     if (!pgbin_i64(res, row, 8, &j->parent_id))
         j->parent_id = 0;
-    return true;
+    return pgbin_i16(res, row, 9, &j->priority) && pgbin_i64(res, row, 10, &j->run_at_us);
 }
 
 static void jobstore_claim_done(void *arg, PGresult *res, const char *err)
@@ -444,48 +444,58 @@ static void jobstore_claim_done(void *arg, PGresult *res, const char *err)
 
 enum pgconn_status jobstore_claim(struct pgconn *c, const uint8_t node[16],
                                   const char *const *names, const int32_t *limits,
-                                  const bool *steps_only, size_t nnames, int32_t total,
-                                  jobstore_claim_cb cb, void *arg)
+                                  const bool *steps_only, const struct jobstore_cursor *cursors,
+                                  size_t nnames, int32_t total, jobstore_claim_cb cb, void *arg)
 {
-    struct pgbin_buf pn = {0}, pl = {0}, ps = {0};
+    /* No cursor: a priority above every int2, so that the scans at and above it are empty. */
+    enum { NO_CURSOR_PRIORITY = 32768 };
+    struct pgbin_buf arr[6] = {{0}}; /* names, limits, steps_only, cursor priority, us, id */
     char total_be[4];
-    const char *values[5];
-    int lengths[5];
+    const char *values[8];
+    int lengths[8];
     struct jobstore_claim_op *op;
     enum pgconn_status st = PGCONN_NOMEM;
+    bool failed = false;
 
     if (cb == NULL || total < 1)
         return PGCONN_INVALID;
-    pgbin_array_begin(&pn, PGBIN_TEXT, nnames);
-    pgbin_array_begin(&pl, PGBIN_INT4, nnames);
-    pgbin_array_begin(&ps, PGBIN_BOOL, nnames);
+    pgbin_array_begin(&arr[0], PGBIN_TEXT, nnames);
+    pgbin_array_begin(&arr[1], PGBIN_INT4, nnames);
+    pgbin_array_begin(&arr[2], PGBIN_BOOL, nnames);
+    pgbin_array_begin(&arr[3], PGBIN_INT4, nnames);
+    pgbin_array_begin(&arr[4], PGBIN_INT8, nnames);
+    pgbin_array_begin(&arr[5], PGBIN_INT8, nnames);
     for (size_t i = 0; i < nnames; i++) {
-        pgbin_array_bytes(&pn, names[i], strlen(names[i]));
-        pgbin_array_i32(&pl, limits[i]);
-        pgbin_array_bool(&ps, steps_only != NULL && steps_only[i]);
+        const struct jobstore_cursor *cur = cursors != NULL && cursors[i].set ? &cursors[i] : NULL;
+        pgbin_array_bytes(&arr[0], names[i], strlen(names[i]));
+        pgbin_array_i32(&arr[1], limits[i]);
+        pgbin_array_bool(&arr[2], steps_only != NULL && steps_only[i]);
+        pgbin_array_i32(&arr[3], cur != NULL ? cur->priority : NO_CURSOR_PRIORITY);
+        pgbin_array_i64(&arr[4], cur != NULL ? cur->run_at_us : 0);
+        pgbin_array_i64(&arr[5], cur != NULL ? cur->id : 0);
     }
     pgbin_put_i32(total_be, total);
-    values[0] = pn.data;
-    lengths[0] = (int)pn.len;
-    values[1] = pl.data;
-    lengths[1] = (int)pl.len;
     values[2] = total_be;
     lengths[2] = 4;
     values[3] = (const char *)node;
     lengths[3] = 16;
-    values[4] = ps.data;
-    lengths[4] = (int)ps.len;
+    /* $1 $2 then $5..$8: the arrays in parameter order around total and node. */
+    static const int param_of[6] = {0, 1, 4, 5, 6, 7};
+    for (size_t k = 0; k < 6; k++) {
+        failed |= arr[k].failed;
+        values[param_of[k]] = arr[k].data;
+        lengths[param_of[k]] = (int)arr[k].len;
+    }
     op = calloc(1, sizeof(*op));
-    if (!pn.failed && !pl.failed && !ps.failed && op != NULL) {
+    if (!failed && op != NULL) {
         op->cb = cb;
         op->arg = arg;
-        st = jobstore_submit1(c, STMT_CLAIM, 5, values, lengths, jobstore_claim_done, op);
+        st = jobstore_submit1(c, STMT_CLAIM, 8, values, lengths, jobstore_claim_done, op);
     }
     if (st != PGCONN_OK)
         free(op);
-    pgbin_buf_free(&pn);
-    pgbin_buf_free(&pl);
-    pgbin_buf_free(&ps);
+    for (size_t k = 0; k < 6; k++)
+        pgbin_buf_free(&arr[k]);
     return st;
 }
 

@@ -107,6 +107,18 @@ struct jobstore_claimed {
     int64_t deadline_ms;
     int32_t timeout_ms;
     int64_t parent_id; /* > 0: a step of that job */
+    int16_t priority;  /* with run_at_us and id: its place in the claim's order */
+    int64_t run_at_us; /* Unix microseconds */
+};
+
+/* Where a name's claim starts (the claim's order: priority descending, then run_at, then id):
+ * at this priority, past (run_at_us, id); higher and lower priorities are read whole. The last
+ * job claimed for that name; set false: from the start. */
+struct jobstore_cursor {
+    bool set;
+    int16_t priority;
+    int64_t run_at_us;
+    int64_t id;
 };
 
 typedef void (*jobstore_claim_cb)(void *arg, const struct jobstore_claimed *jobs, size_t n,
@@ -114,12 +126,12 @@ typedef void (*jobstore_claim_cb)(void *arg, const struct jobstore_claimed *jobs
 
 /* Claim up to limits[i] due jobs of names[i] each (only steps where steps_only[i]; steps_only
  * may be NULL) and up to total in all, best priority first, then earliest run_at, then oldest;
- * lease them to node until their timeout. */
-JOBSTORE_MUST_CHECK enum pgconn_status jobstore_claim(struct pgconn *c, const uint8_t node[16],
-                                                      const char *const *names,
-                                                      const int32_t *limits, const bool *steps_only,
-                                                      size_t nnames, int32_t total,
-                                                      jobstore_claim_cb cb, void *arg);
+ * lease them to node until their timeout. cursors[i] (cursors may be NULL: none) skips the
+ * jobs of names[i] before it, at its priority. */
+JOBSTORE_MUST_CHECK enum pgconn_status
+jobstore_claim(struct pgconn *c, const uint8_t node[16], const char *const *names,
+               const int32_t *limits, const bool *steps_only, const struct jobstore_cursor *cursors,
+               size_t nnames, int32_t total, jobstore_claim_cb cb, void *arg);
 
 /* The outcome of one attempt, from a worker's ACK. */
 struct jobstore_outcome {

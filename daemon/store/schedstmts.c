@@ -115,7 +115,7 @@ const char schedstmts_sql_fire[] =
     "  ON CONFLICT (name, idem_key) WHERE idem_key IS NOT NULL DO NOTHING"
     "  RETURNING id, name, run_at"
     "), woke AS MATERIALIZED ("
-    "  SELECT notify_work(array_agg(name), array_agg(run_at)) FROM ins"
+    "  SELECT notify_work(array_agg(name), array_agg(run_at), array_agg(id)) FROM ins"
     ")"
     " SELECT (SELECT count(*) FROM s), (SELECT id FROM ins) FROM woke";
 DEFINE(fire, PGBIN_TEXT, PGBIN_INT8, PGBIN_INT8, PGBIN_INT8, PGBIN_TEXT);

@@ -30,7 +30,8 @@
     " woke AS MATERIALIZED ("                                                                      \
     "  SELECT notify_done(array_agg(id) FILTER (WHERE status <> 'pending')),"                      \
     "         notify_work(array_agg(name) FILTER (WHERE status = 'pending'),"                      \
-    "                     array_agg(run_at) FILTER (WHERE status = 'pending'))"                    \
+    "                     array_agg(run_at) FILTER (WHERE status = 'pending'),"                    \
+    "                     array_agg(id) FILTER (WHERE status = 'pending'))"                        \
     "  FROM upd) "
 
 /*
@@ -76,7 +77,8 @@ static const char sql_enqueue[] =
     "  RETURNING id, name, run_at, status, lease_expires_at"
     "), woke AS MATERIALIZED ("
     "  SELECT notify_work(array_agg(name) FILTER (WHERE status = 'pending'),"
-    "                     array_agg(run_at) FILTER (WHERE status = 'pending')) FROM ins"
+    "                     array_agg(run_at) FILTER (WHERE status = 'pending'),"
+    "                     array_agg(id) FILTER (WHERE status = 'pending')) FROM ins"
     ")"
     " SELECT input.ord, ins.id, ms(ins.run_at), ms(ins.lease_expires_at)"
     " FROM ins JOIN input USING (id) CROSS JOIN woke";
@@ -110,7 +112,7 @@ static const char sql_enqueue_keys[] =
     "  WHERE j.id IN (SELECT id FROM held WHERE is_step) AND j.status IN ('dead', 'cancelled')"
     "  RETURNING j.id, j.name, j.run_at"
     "), woke AS MATERIALIZED ("
-    "  SELECT notify_work(array_agg(name), array_agg(run_at)) FROM revived"
+    "  SELECT notify_work(array_agg(name), array_agg(run_at), array_agg(id)) FROM revived"
     ")"
     " SELECT held.ord, held.id, ms(revived.run_at)"
     " FROM held LEFT JOIN revived USING (id) CROSS JOIN woke";
@@ -119,47 +121,69 @@ static const Oid types_enqueue_keys[] = {PGBIN_TEXT_ARRAY, PGBIN_TEXT_ARRAY, PGB
 /*
  * claim: $1 names text[], $2 limits int4[] (most jobs per name), $3 limit int4 (most jobs in
  * all), $4 node uuid, $5 steps_only bool[] (per name: only steps, for slots lent by waiting
- * jobs).
+ * jobs), $6 cursor priorities int4[], $7 cursor run_ats int8[] (Unix us), $8 cursor ids int8[]
+ * (per name: the last job this node claimed there; no cursor: priority 32768, 0, 0).
  * -> id int8, name text, args bytea, attempt int4, max_attempts int4, uncounted int4,
- *    deadline int8 (lease expiry, Unix ms), timeout_ms int4, parent_id int8 (NULL: none).
- * One ordered index scan per name (jobs_pending: name, priority DESC, run_at, id; for a
+ *    deadline int8 (lease expiry, Unix ms), timeout_ms int4, parent_id int8 (NULL: none),
+ *    priority int2, run_at int8 (Unix us): the claimed job's place, the next cursor.
+ * Per name, ordered index scans (jobs_pending: name, priority DESC, run_at, id; for a
  * steps_only name jobs_pending_steps, so that top-level jobs are not read to be skipped) that
- * skips rows other claimers hold, then the best $3 of all. A name = ANY($1) scan would sort every
+ * skip rows other claimers hold, then the best $3 of all. A name = ANY($1) scan would sort every
  * due job of those names first; this reads at most the sum of $2 index entries. Rows locked but not
  * kept (more than $3 in all) are unlocked at commit, a few milliseconds later.
+ * The cursor: at the cursor's priority the scan starts past the cursor's (run_at, id), not at the
+ * head of the index, whose entries up to the cursor are jobs claimed since: while a long
+ * transaction holds back vacuum, they stay, and a scan from the head would read each of them
+ * (architecture.md, "Claim cursors"). Higher and lower priorities are scanned whole, in order,
+ * and the three scans are read one after the other, only as far as the limit needs.
  */
+#define CLAIM_SCAN(only_steps)                                                                     \
+    "    SELECT * FROM (SELECT id, priority, run_at FROM jobs"                                     \
+    "     WHERE jobs.name = n.name AND status = 'pending'" only_steps " AND run_at <= now()"       \
+    "       AND priority > n.cur_prio"                                                             \
+    "     ORDER BY priority DESC, run_at, id LIMIT n.lim FOR UPDATE SKIP LOCKED) hi"               \
+    "    UNION ALL"                                                                                \
+    "    SELECT * FROM (SELECT id, priority, run_at FROM jobs"                                     \
+    "     WHERE jobs.name = n.name AND status = 'pending'" only_steps " AND run_at <= now()"       \
+    "       AND priority = n.cur_prio"                                                             \
+    "       AND (run_at, id) > (timestamptz 'epoch' + n.cur_us * interval '1 microsecond',"        \
+    "                           n.cur_id)"                                                         \
+    "     ORDER BY run_at, id LIMIT n.lim FOR UPDATE SKIP LOCKED) at"                              \
+    "    UNION ALL"                                                                                \
+    "    SELECT * FROM (SELECT id, priority, run_at FROM jobs"                                     \
+    "     WHERE jobs.name = n.name AND status = 'pending'" only_steps " AND run_at <= now()"       \
+    "       AND priority < n.cur_prio"                                                             \
+    "     ORDER BY priority DESC, run_at, id LIMIT n.lim FOR UPDATE SKIP LOCKED) lo"               \
+    "    LIMIT n.lim"
 static const char sql_claim[] =
     "WITH names AS MATERIALIZED ("
-    "  SELECT * FROM unnest($1::text[], $2::int4[], $5::bool[]) AS n(name, lim, steps_only)"
+    "  SELECT * FROM unnest($1::text[], $2::int4[], $5::bool[], $6::int4[], $7::int8[],"
+    "                       $8::int8[]) AS n(name, lim, steps_only, cur_prio, cur_us, cur_id)"
     "), any_job AS ("
-    "  SELECT c.* FROM names n CROSS JOIN LATERAL ("
-    "    SELECT id, priority, run_at FROM jobs"
-    "    WHERE jobs.name = n.name AND status = 'pending' AND run_at <= now()"
-    "    ORDER BY priority DESC, run_at, id"
-    "    LIMIT n.lim"
-    "    FOR UPDATE SKIP LOCKED"
-    "  ) c WHERE NOT n.steps_only"
-    "), step_job AS ("
-    "  SELECT c.* FROM names n CROSS JOIN LATERAL ("
-    "    SELECT id, priority, run_at FROM jobs"
-    "    WHERE jobs.name = n.name AND status = 'pending' AND parent_id IS NOT NULL"
-    "      AND run_at <= now()"
-    "    ORDER BY priority DESC, run_at, id"
-    "    LIMIT n.lim"
-    "    FOR UPDATE SKIP LOCKED"
-    "  ) c WHERE n.steps_only"
-    "), picked AS ("
-    "  SELECT id FROM (SELECT * FROM any_job UNION ALL SELECT * FROM step_job) c"
-    "  ORDER BY c.priority DESC, c.run_at, c.id"
-    "  LIMIT $3"
-    ")"
-    " UPDATE jobs j SET status = 'running', attempt = j.attempt + 1, started_at = now(),"
-    "   lease_node = $4, lease_expires_at = now() + j.timeout_ms * interval '1 millisecond'"
-    " FROM picked WHERE j.id = picked.id"
-    " RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.uncounted,"
-    "   ms(j.lease_expires_at), j.timeout_ms, j.parent_id";
-static const Oid types_claim[] = {PGBIN_TEXT_ARRAY, PGBIN_INT4_ARRAY, PGBIN_INT4, PGBIN_UUID,
-                                  PGBIN_BOOL_ARRAY};
+    "  SELECT c.* FROM names n CROSS JOIN LATERAL (" CLAIM_SCAN(
+        "") ") c WHERE NOT n.steps_only"
+            "), step_job AS ("
+            "  SELECT c.* FROM names n CROSS JOIN LATERAL (" CLAIM_SCAN(
+                " AND parent_id IS NOT NULL") "  ) c WHERE n.steps_only"
+                                              "), picked AS ("
+                                              "  SELECT id FROM (SELECT * FROM any_job UNION ALL "
+                                              "SELECT * FROM step_job) c"
+                                              "  ORDER BY c.priority DESC, c.run_at, c.id"
+                                              "  LIMIT $3"
+                                              ")"
+                                              " UPDATE jobs j SET status = 'running', attempt = "
+                                              "j.attempt + 1, started_at = now(),"
+                                              "   lease_node = $4, lease_expires_at = now() + "
+                                              "j.timeout_ms * interval '1 millisecond'"
+                                              " FROM picked WHERE j.id = picked.id"
+                                              " RETURNING j.id, j.name, j.args, j.attempt, "
+                                              "j.max_attempts, j.uncounted,"
+                                              "   ms(j.lease_expires_at), j.timeout_ms, "
+                                              "j.parent_id, j.priority,"
+                                              "   (extract(epoch FROM j.run_at) * 1000000)::int8";
+static const Oid types_claim[] = {PGBIN_TEXT_ARRAY, PGBIN_INT4_ARRAY, PGBIN_INT4,
+                                  PGBIN_UUID,       PGBIN_BOOL_ARRAY, PGBIN_INT4_ARRAY,
+                                  PGBIN_INT8_ARRAY, PGBIN_INT8_ARRAY};
 
 /*
  * complete: $1 ids int8[], $2 attempts int4[], $3 oks bool[], $4 results bytea[], $5 errors
@@ -363,7 +387,8 @@ static const char sql_retry[] =
     "    uncounted = j.attempt, finished_at = NULL"
     "  FROM prev WHERE j.id = prev.id AND prev.status IN ('dead', 'cancelled')"
     "  RETURNING j.*"
-    "), woke AS MATERIALIZED (SELECT notify_work(array_agg(name), array_agg(run_at)) FROM upd)"
+    "), woke AS MATERIALIZED (SELECT notify_work(array_agg(name), array_agg(run_at), "
+    "array_agg(id)) FROM upd)"
     " SELECT prev.status::text, prev.lease_node, prev.attempt," JOB_COLUMNS
     " FROM prev LEFT JOIN upd j ON true CROSS JOIN woke";
 static const Oid types_retry[] = {PGBIN_INT8};

@@ -134,6 +134,8 @@ static void st_claim_cb(void *arg, const struct jobstore_claimed *jobs, size_t n
         snprintf(out[i].name, sizeof(out[i].name), "%s", jobs[i].name);
         out[i].attempt = jobs[i].attempt;
         out[i].deadline_ms = jobs[i].deadline_ms;
+        out[i].priority = jobs[i].priority;
+        out[i].run_at_us = jobs[i].run_at_us;
     }
     w->n = n;
     w->done = true;
@@ -151,10 +153,19 @@ size_t st_claim(struct storetest *st, struct pgconn *c, const uint8_t node[16],
                 const char *const *names, const int32_t *limits, size_t nnames, int32_t total,
                 struct st_claimed *out, size_t max)
 {
+    return st_claim_from(st, c, node, names, limits, NULL, nnames, total, out, max);
+}
+
+size_t st_claim_from(struct storetest *st, struct pgconn *c, const uint8_t node[16],
+                     const char *const *names, const int32_t *limits,
+                     const struct jobstore_cursor *cursors, size_t nnames, int32_t total,
+                     struct st_claimed *out, size_t max)
+{
     struct st_wait w = {.out = out, .max = max};
 
-    cr_assert_eq(jobstore_claim(c, node, names, limits, NULL, nnames, total, st_claim_cb, &w),
-                 PGCONN_OK);
+    cr_assert_eq(
+        jobstore_claim(c, node, names, limits, NULL, cursors, nnames, total, st_claim_cb, &w),
+        PGCONN_OK);
     storetest_wait(st, &w.done);
     qsort(out, w.n, sizeof(*out), st_claimed_cmp);
     return w.n;

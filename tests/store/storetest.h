@@ -43,6 +43,8 @@ struct st_claimed {
     char name[64];
     int32_t attempt;
     int64_t deadline_ms;
+    int16_t priority;
+    int64_t run_at_us;
 };
 
 /* Blocking operations; each fails the test on a transport error. */
@@ -53,6 +55,11 @@ int64_t st_enqueue1(struct storetest *st, const char *name, const char *key);
 size_t st_claim(struct storetest *st, struct pgconn *c, const uint8_t node[16],
                 const char *const *names, const int32_t *limits, size_t nnames, int32_t total,
                 struct st_claimed *out, size_t max);
+/* st_claim starting each name at cursors[i] (jobstore_claim). */
+size_t st_claim_from(struct storetest *st, struct pgconn *c, const uint8_t node[16],
+                     const char *const *names, const int32_t *limits,
+                     const struct jobstore_cursor *cursors, size_t nnames, int32_t total,
+                     struct st_claimed *out, size_t max);
 /* Complete outcomes; returns how many applied and copies the rows into out (may be NULL). */
 size_t st_complete(struct storetest *st, const uint8_t node[16],
                    const struct jobstore_outcome *outcomes, size_t n, struct jobstore_moved *out);

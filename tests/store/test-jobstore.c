@@ -359,6 +359,59 @@ Test(claim, names_limits_priority_run_at)
     storetest_end(&st);
 }
 
+/* A cursor: at its priority the claim starts past it; higher and lower priorities are read
+ * whole, in order. The claimed rows say where each job sits, which is the next cursor. */
+Test(claim, starts_past_the_cursor)
+{
+    struct storetest st;
+    struct jobstore_new jobs[6];
+    struct jobstore_enqueued out[6];
+    struct st_claimed c[8];
+    struct jobstore_cursor cur;
+    uint8_t node[16];
+    int64_t base = st_now_ms() - 60000;
+
+    storetest_begin(&st, "claim_cursor");
+    storetest_node(node, 1);
+    for (int i = 0; i < 6; i++) {
+        jobstore_new_defaults(&jobs[i], "f", 1);
+        jobs[i].has_run_at = true;
+        jobs[i].run_at_ms = base + i; /* 0..3 at priority 0, in run_at order */
+    }
+    jobs[4].priority = 3; /* above the cursor's priority, due earliest of all */
+    jobs[4].run_at_ms = base - 1000;
+    jobs[5].priority = -3; /* below it */
+    st_enqueue(&st, st.conn, jobs, 6, out);
+
+    /* From the start: the higher priority first; its place comes back with it. */
+    cr_assert_eq(st_claim(&st, st.conn, node, NAMES("f"), LIMITS(1), 1, 1, c, 8), 1);
+    cr_assert_eq(c[0].id, out[4].id);
+    cr_assert_eq(c[0].priority, 3);
+    cr_assert_eq(c[0].run_at_us, (base - 1000) * 1000);
+
+    /* A cursor at job 1 (priority 0): jobs 0 and 1 lie before it and are not read, though 0
+     * is pending; 2 and 3 come next, then the lower priority. */
+    cur = (struct jobstore_cursor){true, 0, (base + 1) * 1000, out[1].id};
+    cr_assert_eq(st_claim_from(&st, st.conn, node, NAMES("f"), LIMITS(3), &cur, 1, 3, c, 8), 3);
+    cr_assert_eq(c[0].id, out[2].id);
+    cr_assert_eq(c[1].id, out[3].id);
+    cr_assert_eq(c[2].id, out[5].id);
+    cr_assert_str_eq(st_status(&st, out[0].id), "pending");
+    cr_assert_str_eq(st_status(&st, out[1].id), "pending");
+
+    /* At an equal run_at the id decides: a cursor just before job 1 reads it, not job 0. */
+    cur = (struct jobstore_cursor){true, 0, (base + 1) * 1000, out[1].id - 1};
+    cr_assert_eq(st_claim_from(&st, st.conn, node, NAMES("f"), LIMITS(5), &cur, 1, 5, c, 8), 1);
+    cr_assert_eq(c[0].id, out[1].id);
+    cr_assert_eq(c[0].run_at_us, (base + 1) * 1000);
+
+    /* No cursor (set false) reads from the start again. */
+    cur.set = false;
+    cr_assert_eq(st_claim_from(&st, st.conn, node, NAMES("f"), LIMITS(5), &cur, 1, 5, c, 8), 1);
+    cr_assert_eq(c[0].id, out[0].id);
+    storetest_end(&st);
+}
+
 Test(claim, skips_locked_rows)
 {
     struct storetest st;
@@ -427,10 +480,12 @@ Test(claim, concurrent_claims_are_disjoint)
     for (int i = 0; i < 100; i++)
         jobstore_new_defaults(&jobs[i], "f", 1);
     st_enqueue(&st, st.conn, jobs, 100, out);
-    cr_assert_eq(jobstore_claim(st.conn, na, NAMES("f"), LIMITS(60), NULL, 1, 60, claimer_cb, &a),
-                 PGCONN_OK);
-    cr_assert_eq(jobstore_claim(other, nb, NAMES("f"), LIMITS(60), NULL, 1, 60, claimer_cb, &b),
-                 PGCONN_OK);
+    cr_assert_eq(
+        jobstore_claim(st.conn, na, NAMES("f"), LIMITS(60), NULL, NULL, 1, 60, claimer_cb, &a),
+        PGCONN_OK);
+    cr_assert_eq(
+        jobstore_claim(other, nb, NAMES("f"), LIMITS(60), NULL, NULL, 1, 60, claimer_cb, &b),
+        PGCONN_OK);
     storetest_wait(&st, &a.done);
     storetest_wait(&st, &b.done);
     cr_assert_eq(a.n + b.n, 100, "claimed %zu + %zu", a.n, b.n);
@@ -931,13 +986,14 @@ Test(notify, wake_ups_are_tiny_and_per_transaction)
     while (!pgconn_ready(listener))
         cr_assert_geq(event_base_loop(st.base, EVLOOP_ONCE), 0);
 
-    /* One function: its name and the earliest run_at. */
+    /* One function: its name, the earliest run_at (microseconds) and the smallest id. */
     jobstore_new_defaults(&jobs[0], "f", 1);
     jobstore_new_defaults(&jobs[1], "f", 1);
     st_enqueue(&st, st.conn, jobs, 2, out);
     while (h.n < 1)
         cr_assert_geq(event_base_loop(st.base, EVLOOP_ONCE), 0);
-    snprintf(want, sizeof(want), "w:%lld:f", (long long)out[0].run_at_ms);
+    snprintf(want, sizeof(want), "p:%lld:%lld:f", (long long)out[0].run_at_ms * 1000,
+             (long long)(out[0].id < out[1].id ? out[0].id : out[1].id));
     cr_assert_str_eq(h.payload[0], want);
 
     /* Several functions: no name (everyone claims). One notification per transaction. */
@@ -945,7 +1001,7 @@ Test(notify, wake_ups_are_tiny_and_per_transaction)
     st_enqueue(&st, st.conn, &jobs[1], 2, out);
     while (h.n < 2)
         cr_assert_geq(event_base_loop(st.base, EVLOOP_ONCE), 0);
-    cr_assert(strncmp(h.payload[1], "w:", 2) == 0 && h.payload[1][strlen(h.payload[1]) - 1] == ':',
+    cr_assert(strncmp(h.payload[1], "p:", 2) == 0 && h.payload[1][strlen(h.payload[1]) - 1] == ':',
               "%s", h.payload[1]);
 
     /* A completion: the ids, for waiters on every host. */
