@@ -673,12 +673,17 @@ static void scheduler_on_unwanted(void *arg, const struct jobstore_moved *rows, 
         log_info("handed back %zu claimed job(s) that no worker could take", n);
 }
 
-/* True when the claim got fewer jobs than it asked for, of every name: none was left due. */
+/* True when the claim got fewer jobs than it asked for, of every name: none was left due. A
+ * claim that asked for steps only (slots lent by waiting jobs) did not look at the top-level
+ * jobs: a slot freed later must claim again. */
 static bool scheduler_claim_drained(const struct scheduler *s, const struct jobstore_claimed *jobs,
                                     size_t n)
 {
     if (s->claim_names == NULL || (int64_t)n >= s->claim_asked)
         return false;
+    for (size_t k = 0; k < s->claim_nnames; k++)
+        if (s->claim_steps_only[k])
+            return false;
     for (size_t k = 0; k < s->claim_nnames; k++) {
         int32_t got = 0;
         for (size_t i = 0; i < n; i++)
