@@ -39,6 +39,7 @@ enum config_key {
     KEY_ALLOW_UID,
     KEY_ALLOW_GID,
     KEY_RETENTION,
+    KEY_VACUUM_WARN,
     KEY_COUNT,
 };
 
@@ -61,6 +62,7 @@ static const struct {
     [KEY_ALLOW_UID] = {"allow-uid", "RESEOLIO_ALLOW_UID"},
     [KEY_ALLOW_GID] = {"allow-gid", "RESEOLIO_ALLOW_GID"},
     [KEY_RETENTION] = {"retention-s", "RESEOLIO_RETENTION_S"},
+    [KEY_VACUUM_WARN] = {"vacuum-warn-s", "RESEOLIO_VACUUM_WARN_S"},
 };
 
 enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_KEY_BASE = 256 };
@@ -94,6 +96,9 @@ static const char config_usage[] =
     "  --retention-s SECONDS  finished jobs (results, errors, keys) are deleted this long\n"
     "                         after they finished; 0 keeps them forever, ..315360000\n"
     "                         (default 604800: 7 days)            [RESEOLIO_RETENTION_S]\n"
+    "  --vacuum-warn-s SECONDS  warn when a transaction of the database has held back\n"
+    "                         vacuum this long; 0 never, ..86400 (default 300)\n"
+    "                                                            [RESEOLIO_VACUUM_WARN_S]\n"
     "  --unavailable-ms MS    a request that waits this long for PostgreSQL is answered\n"
     "                         unavailable (retryable), 100..3600000 (default 10000)\n"
     "                                                            [RESEOLIO_UNAVAILABLE_MS]\n"
@@ -306,6 +311,13 @@ static int config_apply(struct config *cfg, enum config_key key, const char *val
             return -1;
         }
         return 0;
+    case KEY_VACUUM_WARN:
+        if (config_parse_uint(value, 0, CONFIG_VACUUM_WARN_LIMIT, &cfg->vacuum_warn_s) != 0) {
+            snprintf(err, errlen, "%s: vacuum warning age must be an integer in 0..%u (seconds)",
+                     origin, CONFIG_VACUUM_WARN_LIMIT);
+            return -1;
+        }
+        return 0;
     case KEY_UNAVAILABLE:
         if (config_parse_uint(value, 100, CONFIG_UNAVAILABLE_LIMIT, &cfg->unavailable_ms) != 0) {
             snprintf(err, errlen, "%s: unavailable wait must be an integer in 100..%u (ms)", origin,
@@ -374,6 +386,7 @@ enum config_result config_load(struct config *cfg, int argc, char **argv, char *
     cfg->heartbeat_ms = CONFIG_HEARTBEAT_DEFAULT;
     cfg->lease_ms = CONFIG_LEASE_DEFAULT;
     cfg->retention_s = CONFIG_RETENTION_DEFAULT;
+    cfg->vacuum_warn_s = CONFIG_VACUUM_WARN_DEFAULT;
     cfg->unavailable_ms = CONFIG_UNAVAILABLE_DEFAULT;
     if (config_set_string(&cfg->schema, CONFIG_SCHEMA_DEFAULT) != 0)
         goto nomem;

@@ -26,6 +26,8 @@
 #define CONFIG_UNAVAILABLE_LIMIT       3600000u
 #define CONFIG_RETENTION_DEFAULT       604800u    /* 7 days, seconds */
 #define CONFIG_RETENTION_LIMIT         315360000u /* 10 years */
+#define CONFIG_VACUUM_WARN_DEFAULT     300u       /* 5 minutes, seconds */
+#define CONFIG_VACUUM_WARN_LIMIT       86400u     /* a day */
 #define CONFIG_ALLOW_MAX               64u        /* entries in --allow-uid, in --allow-gid */
 
 /* Owner: main; release with config_free. Strings are malloc'd. */
@@ -43,6 +45,7 @@ struct config {
     uint32_t lease_ms;          /* a node silent this long loses its running jobs */
     uint32_t unavailable_ms;    /* a request waiting this long for PostgreSQL gets unavailable */
     uint32_t retention_s;       /* finished jobs are deleted this long after; 0: kept forever */
+    uint32_t vacuum_warn_s;     /* warn of a transaction holding back vacuum this long; 0: off */
     /* The peer allow-list (--allow-uid, --allow-gid): when allow_list is set, a peer is served
      * only if it is us, root, a listed uid, or a member of a listed group (server.c). */
     bool allow_list;

@@ -149,7 +149,48 @@ static void engine_prune(struct engine *e)
         log_debug("cannot send the retention batch now; the next sweep retries");
 }
 
-/* Every sweep_ms: heartbeat, reclaim, expiry, catch-up claim, retention. */
+/* How often a held-back vacuum is reported while it lasts. */
+#define ENGINE_SNAPSHOT_WARN_EVERY_MS 60000
+
+/* The oldest snapshot look-up came back: warn of one older than vacuum_warn_s. */
+static void engine_on_snapshot(void *arg, const struct jobstore_snapshot *old,
+                               const struct jobstore_err *err)
+{
+    struct engine *e = arg;
+    e->snapshot_asking = false;
+    if (err != NULL) {
+        log_debug("looking for transactions that hold back vacuum failed: %s", err->message);
+        return;
+    }
+    uint64_t now = (uint64_t)engine_now_ms();
+    if (old == NULL ||
+        (e->snapshot_warned_ms != 0 && now - e->snapshot_warned_ms < ENGINE_SNAPSHOT_WARN_EVERY_MS))
+        return;
+    e->snapshot_warned_ms = now;
+    if (old->pid == 0)
+        log_warn("prepared transaction '%s' has held back vacuum for %lld s: PostgreSQL cannot "
+                 "remove the rows and index entries of jobs that changed since, so the jobs "
+                 "table and its indexes grow until it is committed or rolled back",
+                 old->who, (long long)old->age_s);
+    else
+        log_warn("a transaction (pid %d, application '%s', %s) has held back vacuum for %lld s: "
+                 "PostgreSQL cannot remove the rows and index entries of jobs that changed "
+                 "since, so the jobs table and its indexes grow until it ends (see "
+                 "docs/operations.md, \"Table health\")",
+                 (int)old->pid, old->who, old->state, (long long)old->age_s);
+}
+
+/* Look for a transaction that has held back vacuum longer than vacuum_warn_s. */
+static void engine_check_snapshots(struct engine *e)
+{
+    if (e->vacuum_warn_s == 0 || e->snapshot_asking || e->db == NULL)
+        return;
+    if (jobstore_oldest_snapshot(e->db, (int64_t)e->vacuum_warn_s, engine_on_snapshot, e) ==
+        PGCONN_OK)
+        e->snapshot_asking = true;
+}
+
+/* Every sweep_ms: heartbeat, reclaim, expiry, catch-up claim, retention, held-back vacuum. */
 static void engine_on_sweep(evutil_socket_t fd, short what, void *arg)
 {
     struct engine *e = arg;
@@ -167,6 +208,7 @@ static void engine_on_sweep(evutil_socket_t fd, short what, void *arg)
     scheduler_catch_up(e->scheduler);
     schedtimer_rearm(e->schedtimer);
     engine_prune(e);
+    engine_check_snapshots(e);
     if (++sweeps % ENGINE_PRUNE_EVERY == 0 &&
         jobstore_node_prune(e->db, ENGINE_PRUNE_LAPSE_MS, engine_on_pruned, e) != PGCONN_OK)
         log_debug("cannot send the node prune now");
@@ -387,6 +429,7 @@ int engine_new(struct engine **out, struct server *s, const struct engine_opts *
     e->sweep_ms = opts->heartbeat_ms != 0 ? opts->heartbeat_ms : ENGINE_SWEEP_MS;
     e->lapse_ms = opts->lease_ms != 0 ? opts->lease_ms : ENGINE_NODE_LAPSE_MS;
     e->retention_s = opts->retention_s;
+    e->vacuum_warn_s = opts->vacuum_warn_s;
     e->unavailable_ms = opts->unavailable_ms;
     snprintf(e->node_hex, sizeof(e->node_hex), "%s", opts->node_hex);
     for (size_t i = 0; i < 16; i++) {

@@ -53,6 +53,7 @@ struct engine_opts {
     uint32_t lease_ms;          /* 0: ENGINE_NODE_LAPSE_MS */
     uint32_t unavailable_ms;    /* 0: no bound on waiting for a PostgreSQL session */
     uint32_t retention_s;       /* finished jobs deleted this long after; 0: never */
+    uint32_t vacuum_warn_s;     /* warn of a snapshot held this long; 0: never */
 };
 
 /* Owner: the server (server.engine); release with engine_free. */
@@ -72,6 +73,9 @@ struct engine {
     uint32_t unavailable_ms;       /* bound on a request's wait for a PostgreSQL session */
     uint32_t retention_s;          /* finished jobs deleted this long after; 0: never */
     bool pruning;                  /* a retention statement is in flight */
+    uint32_t vacuum_warn_s;        /* warn of a snapshot held this long; 0: never */
+    bool snapshot_asking;          /* the oldest-snapshot look-up is in flight */
+    uint64_t snapshot_warned_ms;   /* when the last warning was logged (engine_now_ms) */
     uint64_t pruned;               /* finished jobs this daemon deleted (retention) */
     struct enqueuer *enqueuer;     /* owned */
     struct completer *completer;   /* owned */

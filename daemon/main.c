@@ -40,6 +40,7 @@ static int main_start_engine(struct server *server, const struct config *cfg, ch
         .shutdown_grace_ms = cfg->shutdown_grace_ms,
         .heartbeat_ms = cfg->heartbeat_ms,
         .retention_s = cfg->retention_s,
+        .vacuum_warn_s = cfg->vacuum_warn_s,
         .lease_ms = cfg->lease_ms,
         .unavailable_ms = cfg->unavailable_ms,
     };

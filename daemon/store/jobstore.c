@@ -94,6 +94,7 @@ struct jobstore_op {
         jobstore_change_cb change;
         jobstore_list_cb list;
         jobstore_next_cb next;
+        jobstore_snapshot_cb snapshot;
         jobstore_moved_cb moved;
         jobstore_done_cb done;
     } cb;
@@ -969,6 +970,45 @@ enum pgconn_status jobstore_next_run_at(struct pgconn *c, const char *const *nam
     st = jobstore_submit_op(c, STMT_NEXT_RUN_AT, 2, values, lengths, jobstore_next_done, op);
     pgbin_buf_free(&pn);
     return st;
+}
+
+static void jobstore_snapshot_done(void *arg, PGresult *res, const char *err)
+{
+    struct jobstore_op *op = arg;
+    struct jobstore_err e;
+    struct jobstore_snapshot old = {0};
+
+    if (err != NULL) {
+        jobstore_err_from(&e, res, err);
+        op->cb.snapshot(op->arg, NULL, &e);
+    } else if (PQntuples(res) == 0) {
+        op->cb.snapshot(op->arg, NULL, NULL);
+    } else if (!pgbin_i64(res, 0, 1, &old.age_s) || (old.who = jobstore_text(res, 0, 2)) == NULL ||
+               (old.state = jobstore_text(res, 0, 3)) == NULL) {
+        op->cb.snapshot(op->arg, NULL, &jobstore_bad_shape);
+    } else {
+        if (!pgbin_i32(res, 0, 0, &old.pid))
+            old.pid = 0;
+        op->cb.snapshot(op->arg, &old, NULL);
+    }
+    free(op);
+}
+
+enum pgconn_status jobstore_oldest_snapshot(struct pgconn *c, int64_t older_than_s,
+                                            jobstore_snapshot_cb cb, void *arg)
+{
+    char older[8];
+    const char *values[1] = {older};
+    const int lengths[1] = {8};
+    struct jobstore_op *op;
+
+    if (cb == NULL || older_than_s < 0)
+        return PGCONN_INVALID;
+    pgbin_put_i64(older, older_than_s);
+    if ((op = jobstore_op_new(arg)) != NULL)
+        op->cb.snapshot = cb;
+    return jobstore_submit_op(c, STMT_OLDEST_SNAPSHOT, 1, values, lengths, jobstore_snapshot_done,
+                              op);
 }
 
 /* --- finals (AWAIT lookups) --------------------------------------------------------------- */

@@ -302,6 +302,25 @@ typedef void (*jobstore_finals_cb)(void *arg, const struct jobstore_final *rows,
 JOBSTORE_MUST_CHECK enum pgconn_status jobstore_finals(struct pgconn *c, const int64_t *ids,
                                                        size_t n, jobstore_finals_cb cb, void *arg);
 
+/* A transaction that holds back vacuum (STMT_OLDEST_SNAPSHOT). */
+struct jobstore_snapshot {
+    int32_t pid; /* 0: a prepared transaction */
+    int64_t age_s;
+    const char *who;   /* application name, or the prepared transaction's gid; valid during
+                          the callback only */
+    const char *state; /* pg_stat_activity.state, or "prepared" */
+};
+
+/* old is NULL when no transaction is that old. */
+typedef void (*jobstore_snapshot_cb)(void *arg, const struct jobstore_snapshot *old,
+                                     const struct jobstore_err *err);
+
+/* The transaction of this database holding a snapshot longest, if it began more than
+ * older_than_s ago. */
+JOBSTORE_MUST_CHECK enum pgconn_status jobstore_oldest_snapshot(struct pgconn *c,
+                                                                int64_t older_than_s,
+                                                                jobstore_snapshot_cb cb, void *arg);
+
 /* has false: no pending job of those names is due in the future. */
 typedef void (*jobstore_next_cb)(void *arg, bool has, int64_t run_at_ms,
                                  const struct jobstore_err *err);

@@ -342,6 +342,28 @@ static const char sql_prune_jobs[] =
     " DELETE FROM jobs j USING doomed WHERE j.id = doomed.id RETURNING j.id";
 static const Oid types_prune_jobs[] = {PGBIN_INT8, PGBIN_INT4};
 
+/*
+ * oldest_snapshot: $1 older_than_s int8 -> no row, or one: pid int4 (NULL: a prepared
+ * transaction), age_s int8, who text (application name or the prepared transaction's gid),
+ * state text. The open transaction of this database that has held a snapshot (backend_xmin)
+ * longest, or prepared transaction, when it began more than $1 s ago: vacuum cannot remove a
+ * row version that died after it began. Sessions of other roles show only with the
+ * pg_read_all_stats role (or as a superuser).
+ */
+static const char sql_oldest_snapshot[] =
+    "SELECT pid, age_s, who, state FROM ("
+    "  SELECT pid, extract(epoch FROM now() - xact_start)::int8 AS age_s,"
+    "         coalesce(application_name, '') AS who, coalesce(state, '') AS state"
+    "  FROM pg_stat_activity"
+    "  WHERE datname = current_database() AND backend_xmin IS NOT NULL"
+    "    AND pid <> pg_backend_pid() AND xact_start < now() - $1 * interval '1 second'"
+    "  UNION ALL"
+    "  SELECT NULL, extract(epoch FROM now() - prepared)::int8, gid, 'prepared'"
+    "  FROM pg_prepared_xacts"
+    "  WHERE database = current_database() AND prepared < now() - $1 * interval '1 second'"
+    ") t ORDER BY age_s DESC LIMIT 1";
+static const Oid types_oldest_snapshot[] = {PGBIN_INT8};
+
 /* get: $1 id int8 -> the job columns, or no row. */
 static const char sql_get[] = "SELECT" JOB_COLUMNS "FROM jobs j WHERE j.id = $1";
 static const Oid types_get[] = {PGBIN_INT8};
@@ -473,6 +495,7 @@ const struct pgconn_prep stmts_table[STMT_COUNT] = {
     STMT(STMT_RECLAIM, "rs_reclaim", sql_reclaim, types_reclaim),
     STMT(STMT_NODE_BEAT, "rs_node_beat", sql_node_beat, types_node_beat),
     STMT(STMT_PRUNE_JOBS, "rs_prune_jobs", sql_prune_jobs, types_prune_jobs),
+    STMT(STMT_OLDEST_SNAPSHOT, "rs_oldest_snapshot", sql_oldest_snapshot, types_oldest_snapshot),
     STMT(STMT_NODE_GONE, "rs_node_gone", sql_node_gone, types_node_gone),
     STMT(STMT_NODE_PRUNE, "rs_node_prune", sql_node_prune, types_node_prune),
     STMT(STMT_GET, "rs_get", sql_get, types_get),

@@ -43,6 +43,7 @@ enum stmt_id {
     STMT_QUEUE_DEPTH,     /* pending and running jobs counted by function (metrics) */
     STMT_NODE_LIST,       /* the daemons on this database, with their heartbeat age (STATS) */
     STMT_FINALS,          /* where some jobs stand, with the outcome of final ones (AWAIT) */
+    STMT_OLDEST_SNAPSHOT, /* the transaction holding back vacuum longest, if old (the sweep) */
     STMT_COUNT
 };
 

@@ -2,9 +2,12 @@
  * Claim cursors (docs/architecture.md, "Claim cursors"): the claim for a function starts past
  * the last job this daemon claimed there. A job that becomes pending before that place must
  * still be claimed as soon as a slot is free, not at the next sweep: its wake-up drops the
- * cursor. The sweep here is five minutes away, so only the wake-up can do it.
+ * cursor. The sweep here is five minutes away, so only the wake-up can do it. And the
+ * transaction that cursors work around, one holding back vacuum, is reported.
  */
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fixture.h"
@@ -114,4 +117,26 @@ Test(cursor, order_holds_while_jobs_arrive_behind_it, .fini = stop)
         cr_assert_eq(ec_ack(&worker, (uint64_t)ids[i], 1, true, NULL, false, NULL, 0), 0);
     }
     cr_assert(ec_none(&worker, RS_MSG_DISPATCH, 200));
+}
+
+/* While a transaction holds back vacuum the claim stays fast, but the table grows: the daemon
+ * says so in its log, naming the session, once it is older than --vacuum-warn-s. */
+Test(cursor, a_transaction_holding_back_vacuum_is_reported, .fini = stop)
+{
+    const char *const extra[] = {"--heartbeat-ms", "100", "--vacuum-warn-s", "1", NULL};
+    fx_start(&fx, "cursor3", extra);
+    char conninfo[1024];
+    snprintf(conninfo, sizeof(conninfo), "%s application_name=rs-holder", fx.db);
+    PGconn *holder = PQconnectdb(conninfo);
+    cr_assert_eq(PQstatus(holder), CONNECTION_OK, "%s", PQerrorMessage(holder));
+    PGresult *r = PQexec(holder, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    r = PQexec(holder, "SELECT count(*) FROM pg_class"); /* takes the snapshot */
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    cr_assert(daemon_proc_wait_log(&fx.d, "application 'rs-holder', idle in transaction", T),
+              "no warning about the transaction holding back vacuum");
+    cr_assert(daemon_proc_log_has(&fx.d, "has held back vacuum for"));
+    PQfinish(holder);
 }

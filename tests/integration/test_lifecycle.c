@@ -188,6 +188,8 @@ Test(lifecycle, bad_settings_exit_2, .init = setup, .fini = teardown)
     expect_exit(conns, NULL, 2, "--max-connections");
     const char *const schema[] = {"--schema", "drop table", NULL};
     expect_exit(schema, NULL, 2, "--schema");
+    const char *const vacuum[] = {"--vacuum-warn-s", "86401", NULL};
+    expect_exit(vacuum, NULL, 2, "--vacuum-warn-s");
     const char *const unknown[] = {"--bogus", NULL};
     expect_exit(unknown, NULL, 2, "--bogus");
     const char *const storage[] = {"--storage", "host='unterminated password=hunter2", NULL};
