@@ -3,7 +3,10 @@
  * queued until rs_worker_run hands them to its pool threads, outcomes sent back as ACKs from
  * the thread that owns the connection, ABANDON turned into a flag a handler can poll. An
  * attempt can also be handed back unfinished (ACK release, not counted): by its handler
- * (rs_job_release), or by a stop whose timeout passed while the handler still ran.
+ * (rs_job_release), or by a stop whose timeout passed while the handler still ran. A stop
+ * first sends REGISTER with concurrency 0, so that the daemon dispatches nothing more, and hands
+ * back at once every dispatched job no handler has started; the next rs_worker_run registers
+ * the real concurrency again.
  *
  * Threads: rs_worker_run's thread does all I/O and owns the live list; pool threads only take
  * tasks from `ready` and give them back through `done`, both under mu, then wake the I/O
@@ -83,6 +86,8 @@ struct worker {
     int64_t stop_deadline;    /* monotonic ms when running attempts are handed back; 0: unset */
     int wake[2];              /* pipe: pool threads and rs_worker_stop write, the run loop reads */
     unsigned acks_inflight;
+    bool drain_sent;       /* this stop's REGISTER concurrency 0 went out */
+    bool drain_pending;    /* ... and its reply has not come yet */
     struct task_list live; /* every task held (I/O thread only) */
     unsigned nlive;
 
@@ -415,19 +420,27 @@ static void worker_hand_back_running(struct rs_client *c)
     }
 }
 
+/* REGISTER of every handler's name with concurrency, into m (names: RS_MAX_REGISTER entries,
+ * which m then points into). */
+static void worker_register_msg(const struct worker *w, struct rs_msg *m, struct rs_str *names,
+                                unsigned concurrency)
+{
+    for (unsigned i = 0; i < w->nhandlers; i++)
+        names[i] = (struct rs_str){w->handlers[i].name, (uint32_t)strlen(w->handlers[i].name)};
+    memset(m, 0, sizeof(*m));
+    m->type = RS_MSG_REGISTER;
+    m->u.reg.names = names;
+    m->u.reg.nnames = w->nhandlers;
+    m->u.reg.concurrency = concurrency;
+}
+
 /* Tell the daemon our names and concurrency. */
 static enum rs_client_status worker_register_names(struct rs_client *c)
 {
     struct worker *w = c->worker;
     struct rs_str names[RS_MAX_REGISTER];
-    for (unsigned i = 0; i < w->nhandlers; i++)
-        names[i] = (struct rs_str){w->handlers[i].name, (uint32_t)strlen(w->handlers[i].name)};
     struct rs_msg m;
-    memset(&m, 0, sizeof(m));
-    m.type = RS_MSG_REGISTER;
-    m.u.reg.names = names;
-    m.u.reg.nnames = w->nhandlers;
-    m.u.reg.concurrency = w->concurrency;
+    worker_register_msg(w, &m, names, w->concurrency);
     /* The daemon may dispatch as soon as it read REGISTER, before we see its OK. */
     w->announced = true;
     unsigned bound = 2 * w->concurrency + 16;
@@ -439,6 +452,63 @@ static enum rs_client_status worker_register_names(struct rs_client *c)
     if (st == RS_CLIENT_OK)
         w->dirty = false;
     return st;
+}
+
+/* The reply to a stop's REGISTER 0: from here on the daemon dispatches nothing more. */
+static void worker_drain_cb(struct rs_client *c, const struct rs_reply *reply, void *arg)
+{
+    (void)c;
+    (void)reply;
+    struct worker *w = arg;
+    w->drain_pending = false;
+}
+
+/*
+ * A stop began: REGISTER concurrency 0, so that no DISPATCH follows its reply, and the next
+ * rs_worker_run registers the real concurrency again. Returns RS_CLIENT_E_LIMIT to try again
+ * after some I/O.
+ */
+static enum rs_client_status worker_send_drain(struct rs_client *c)
+{
+    struct worker *w = c->worker;
+    struct rs_str names[RS_MAX_REGISTER];
+    struct rs_msg m;
+    worker_register_msg(w, &m, names, 0);
+    uint32_t id;
+    enum rs_client_status st = client_submit(c, &m, CALL_REGISTER, worker_drain_cb, w, &id);
+    if (st == RS_CLIENT_OK) {
+        w->drain_sent = true;
+        w->drain_pending = true;
+        w->dirty = true;
+    }
+    return st;
+}
+
+/* Stopping: hand back (ACK release, not counted) every dispatched job no handler has started,
+ * so that another worker runs it now rather than after this client closes. */
+static void worker_hand_back_queued(struct rs_client *c)
+{
+    struct worker *w = c->worker;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        struct rs_job_ctx *t = TAILQ_FIRST(&w->ready);
+        if (t != NULL)
+            TAILQ_REMOVE(&w->ready, t, q);
+        pthread_mutex_unlock(&w->mu);
+        if (t == NULL)
+            return;
+        /* An abandoned one is owed nothing; a broken session's are released by the daemon. */
+        if (!atomic_load(&t->cancelled) && !c->broken &&
+            worker_hand_back(c, t) == RS_CLIENT_E_LIMIT) {
+            pthread_mutex_lock(&w->mu);
+            TAILQ_INSERT_HEAD(&w->ready, t, q);
+            pthread_mutex_unlock(&w->mu);
+            return;
+        }
+        TAILQ_REMOVE(&w->live, t, live);
+        w->nlive--;
+        worker_task_free(t);
+    }
 }
 
 /* Start the pool with every signal blocked in it: signals stay with the application's threads. */
@@ -506,7 +576,15 @@ static enum rs_client_status worker_loop(struct rs_client *c)
             pthread_mutex_lock(&w->mu);
             w->paused = true;
             pthread_mutex_unlock(&w->mu);
-            if (worker_drained(w))
+            if (!w->drain_sent) {
+                enum rs_client_status ds = worker_send_drain(c);
+                /* Not sendable at all (not for a full output): stop without it; jobs still
+                 * dispatched here are then released when the client closes. */
+                if (ds != RS_CLIENT_OK && ds != RS_CLIENT_E_LIMIT)
+                    w->drain_sent = true;
+            }
+            worker_hand_back_queued(c);
+            if (worker_drained(w) && w->drain_sent && !w->drain_pending)
                 return RS_CLIENT_OK;
             if (w->stop_timeout_ms > 0) {
                 int64_t now = worker_now_ms();
@@ -565,6 +643,8 @@ enum rs_client_status rs_worker_run(struct rs_client *c)
     worker_collect(c);
     w->running = false;
     w->stop_deadline = 0;
+    w->drain_sent = false;
+    w->drain_pending = false;
     atomic_store(&w->stop, false);
     return client_finish(c, st);
 }

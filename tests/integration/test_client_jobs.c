@@ -611,6 +611,53 @@ static int handle_saga(struct rs_job_ctx *job, void *user)
     return rc;
 }
 
+/* it:gate: runs until the test opens the gate (bounded). */
+static atomic_bool gate_open, gate_entered;
+static int handle_gate(struct rs_job_ctx *job, void *user)
+{
+    (void)job;
+    (void)user;
+    atomic_store(&gate_entered, true);
+    for (int64_t end = now_ms() + AWAIT_MS; now_ms() < end && !atomic_load(&gate_open);)
+        usleep(1000);
+    return 0;
+}
+
+/* A worker that stops gracefully takes no new job and spends no attempt on one it never
+ * started: a job enqueued while it stops, with a single attempt, runs on the next worker. */
+Test(client_jobs, a_stopping_worker_spends_no_attempt_of_a_job_it_never_started)
+{
+    struct rs_client *app = connect_client("client-jobs-app");
+    struct worker w1;
+    worker_new(&w1, "it:gate", handle_gate, NULL, 2);
+    cr_assert_eq(rs_worker_register(w1.c, "it:add", handle_add, NULL), RS_CLIENT_OK);
+    worker_go(&w1);
+    uint64_t held = enqueue(app, "it:gate", NULL, 0, NULL);
+    for (int64_t end = now_ms() + AWAIT_MS; now_ms() < end && !atomic_load(&gate_entered);)
+        usleep(1000);
+    cr_assert(atomic_load(&gate_entered), "it:gate never started");
+    /* One slot is free; the worker stops while its other job still runs. */
+    rs_worker_stop(w1.c);
+    struct rs_enqueue_opts o;
+    rs_enqueue_opts_init(&o);
+    o.max_attempts = 1;
+    uint64_t once = enqueue(app, "it:add", "\x02\x03", 2, &o);
+    atomic_store(&gate_open, true);
+    pthread_join(w1.thread, NULL);
+    cr_expect_eq(w1.result, RS_CLIENT_OK, "%s", rs_client_errmsg(w1.c));
+    rs_client_close(w1.c);
+    rs_completion_free(await_status(app, held, RS_JOB_SUCCESS));
+
+    struct worker w2;
+    worker_new(&w2, "it:add", handle_add, NULL, 1);
+    worker_go(&w2);
+    struct rs_completion *done = await_status(app, once, RS_JOB_SUCCESS);
+    cr_expect(done->result != NULL && done->result_len == 1 && done->result[0] == 5);
+    rs_completion_free(done);
+    cr_expect_eq(worker_end(&w2), RS_CLIENT_OK);
+    rs_client_close(app);
+}
+
 Test(client_jobs, a_saga_reruns_only_its_failed_step_and_never_starves)
 {
     for (int i = 0; i < 3; i++)

@@ -604,10 +604,12 @@ RS_CLIENT_API enum rs_client_status rs_worker_set_stop_timeout(struct rs_client 
  * start the pool threads, run every DISPATCHed job's handler on them (jobs dispatched while
  * the client was busy with other calls were queued and run now) and ACK each outcome; an
  * ABANDON makes rs_job_cancelled true for that attempt. After rs_worker_stop it starts no
- * more jobs, waits for the running handlers (up to the stop timeout, then hands back those
- * still running, see rs_worker_set_stop_timeout), sends their ACKs, waits for the daemon to
- * take them, and returns RS_CLIENT_OK; jobs dispatched but not started stay queued (the next
- * rs_worker_run runs them; closing the client releases them to other workers). Returns a
+ * more jobs: it sends REGISTER with concurrency 0, so that the daemon dispatches nothing more,
+ * and hands back every job dispatched but not started (ACK release: another worker runs it,
+ * and the attempt does not count). It waits for the running handlers (up to the stop timeout,
+ * then hands back those still running, see rs_worker_set_stop_timeout), sends their ACKs,
+ * waits for the daemon to take them and the REGISTER, and returns RS_CLIENT_OK; the next
+ * rs_worker_run registers the concurrency again. Returns a
  * failure when the connection broke (the running handlers are told to stop, and are waited
  * for). An ACK the daemon answers with ERROR (stale_attempt, unavailable) is not resent: the
  * daemon's timeout retries that attempt. Callbacks of non-blocking calls run from here too.

@@ -78,11 +78,41 @@ static bool expect_ack(struct fakepeer *p, uint64_t job, struct rs_ack *out)
     return ok;
 }
 
-/* Dispatch t:stop as job 999 and take its ACK: the end of a script's worker run. */
+/* A stopping worker's REGISTER with concurrency 0 (no more DISPATCH, please) and, when job is
+ * not 0, the ACK of job, in either order; answer OK to both. */
+static bool expect_drain(struct fakepeer *p, uint64_t job)
+{
+    bool drained = false, acked = job == 0;
+    while (!drained || !acked) {
+        struct fp_msg m;
+        if (!fp_check(p, fp_recv(p, &m) == 1, "no REGISTER 0 or ACK from the stopping worker"))
+            return false;
+        bool ok;
+        if (m.m.type == RS_MSG_REGISTER && !drained) {
+            ok = fp_check(p, m.m.u.reg.concurrency == 0, "the stop's REGISTER concurrency %llu",
+                          (unsigned long long)m.m.u.reg.concurrency);
+            drained = true;
+        } else if (m.m.type == RS_MSG_ACK && !acked) {
+            ok = fp_check(p, m.m.u.ack.job == job, "ACK of job %llu, expected %llu",
+                          (unsigned long long)m.m.u.ack.job, (unsigned long long)job);
+            acked = true;
+        } else {
+            ok = fp_check(p, false, "unexpected %s while the worker stops",
+                          rs_msg_type_name(m.m.type));
+        }
+        fp_send_empty(p, RS_MSG_OK, m.m.request_id);
+        fp_msg_free(&m);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Dispatch t:stop as job 999 and take its ACK and the drain: the end of a script's worker run. */
 static void stop_worker(struct fakepeer *p)
 {
     fp_send_dispatch(p, 999, "t:stop", NULL, 0, 1);
-    expect_ack(p, 999, NULL);
+    expect_drain(p, 999);
 }
 
 /* ---- concurrency, outcomes, ACKs ---- */
@@ -273,7 +303,9 @@ static void script_queued(struct fakepeer *p, void *arg)
     fp_send_dispatch(p, 2, "t:count", NULL, 0, 1);
     fp_send_job(p, m.m.request_id, 7, "t:other", RS_STATUS_RUNNING);
     fp_msg_free(&m);
-    /* The second run sends no REGISTER (nothing changed) and runs job 2 first. */
+    /* The second run registers its concurrency again (the stop drained it) and runs job 2. */
+    if (!expect_register(p, 2, 1))
+        return;
     expect_ack(p, 2, NULL);
     stop_worker(p);
     fp_wait_closed(p);
@@ -324,9 +356,7 @@ static void script_signal(struct fakepeer *p, void *arg)
     if (!fp_check(p, wait_flag(&sleepy_started), "t:sleepy never started"))
         return;
     kill(getpid(), SIGUSR1); /* this thread blocks it: it lands on the test's thread */
-    struct rs_ack a;
-    if (expect_ack(p, 1, &a))
-        fp_check(p, a.ok, "the running job finished normally");
+    expect_drain(p, 1);      /* the job's ACK (ok) and the stop's REGISTER 0 */
     fp_wait_closed(p);
 }
 
@@ -342,6 +372,56 @@ Test(worker, stop_from_a_signal_handler_lets_running_jobs_finish)
     cr_assert_eq(rs_worker_register(client, "t:sleepy", handle_sleepy, NULL), RS_CLIENT_OK);
     cr_expect_eq(rs_worker_run(client), RS_CLIENT_OK, "%s", rs_client_errmsg(client));
     cr_expect(atomic_load(&sleepy_done), "rs_worker_run returned before the job finished");
+    rs_client_close(client);
+    ct_finish(&p);
+}
+
+/* ---- a stop hands back what was dispatched but not started ---- */
+
+static void script_stop_hands_back(struct fakepeer *p, void *arg)
+{
+    (void)arg;
+    if (!expect_register(p, 2, 1))
+        return;
+    fp_send_dispatch(p, 1, "t:sleepy", NULL, 0, 1);
+    if (!fp_check(p, wait_flag(&sleepy_started), "t:sleepy never started"))
+        return;
+    rs_worker_stop(client);
+    struct fp_msg reg;
+    if (!fp_expect(p, RS_MSG_REGISTER, &reg))
+        return;
+    fp_check(p, reg.m.u.reg.concurrency == 0, "the stop drains: REGISTER concurrency 0");
+    /* Sent before the daemon read that REGISTER: it waits behind t:sleepy for the one thread,
+     * and must go back unstarted and uncounted. */
+    fp_send_dispatch(p, 5, "t:count", NULL, 0, 1);
+    struct fp_msg m;
+    if (fp_expect(p, RS_MSG_ACK, &m)) {
+        const struct rs_ack *a = &m.m.u.ack;
+        fp_check(p, a->job == 5 && (a->has & RS_HAS_RELEASE) && a->release && !a->ok,
+                 "job 5 was not handed back (ACK of job %llu)", (unsigned long long)a->job);
+        fp_send_empty(p, RS_MSG_OK, m.m.request_id);
+        fp_msg_free(&m);
+    }
+    fp_send_empty(p, RS_MSG_OK, reg.m.request_id);
+    fp_msg_free(&reg);
+    struct rs_ack a;
+    if (expect_ack(p, 1, &a))
+        fp_check(p, a.ok, "the running job finished normally");
+    fp_wait_closed(p);
+}
+
+Test(worker, a_stop_hands_back_jobs_dispatched_but_not_started)
+{
+    struct fakepeer p;
+    atomic_store(&sleepy_started, false);
+    atomic_store(&sleepy_done, false);
+    atomic_store(&adds, 0);
+    client = ct_connect(&p, script_stop_hands_back, NULL, 0, 0);
+    cr_assert_eq(rs_worker_register(client, "t:sleepy", handle_sleepy, NULL), RS_CLIENT_OK);
+    cr_assert_eq(rs_worker_register(client, "t:count", handle_count, NULL), RS_CLIENT_OK);
+    cr_expect_eq(rs_worker_run(client), RS_CLIENT_OK, "%s", rs_client_errmsg(client));
+    cr_expect(atomic_load(&sleepy_done), "rs_worker_run returned before the job finished");
+    cr_expect_eq(atomic_load(&adds), 0, "the job dispatched during the stop ran");
     rs_client_close(client);
     ct_finish(&p);
 }
