@@ -495,7 +495,8 @@ int engine_handle(struct engine *e, struct conn *c, const struct rs_msg *msg)
         uint32_t fn = METRICS_MAX_FUNCTIONS;
         if (msg->u.ack.job <= INT64_MAX && msg->u.ack.attempt <= INT32_MAX)
             fn = scheduler_acked(e->scheduler, c, (int64_t)msg->u.ack.job,
-                                 (int32_t)msg->u.ack.attempt);
+                                 (int32_t)msg->u.ack.attempt,
+                                 (msg->u.ack.has & RS_HAS_RELEASE) && msg->u.ack.release);
         int rc = completer_add(e->completer, c, msg, fn);
         engine_stop_check(e);
         return rc;

@@ -1104,13 +1104,15 @@ int scheduler_register(struct scheduler *s, struct conn *c, const struct rs_msg 
 }
 
 /* An ACK arrived: the worker no longer runs that attempt. */
-uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt)
+uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt,
+                         bool release)
 {
     struct running *r = scheduler_find(s, id);
     if (r == NULL || r->attempt != attempt || r->w->conn != c)
         return METRICS_MAX_FUNCTIONS;
     uint32_t fn = r->fn;
-    metrics_attempt(fn, metrics_now_us() - r->started_us);
+    if (!release)
+        metrics_attempt(fn, metrics_now_us() - r->started_us);
     running_free(r);
     struct acked *a = malloc(sizeof(*a));
     if (a != NULL) {

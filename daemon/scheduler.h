@@ -28,9 +28,11 @@ int scheduler_register(struct scheduler *s, struct conn *c, const struct rs_msg 
 
 /* c ACKed job id attempt: its slot is free again (whatever the store then says). Returns the
  * attempt's function row in the metrics (metrics_fn_id), or METRICS_MAX_FUNCTIONS when c was
- * not running that attempt. While stopping, the caller then checks whether the grace can end
+ * not running that attempt. release: the ACK handed the attempt back unfinished, which is no
+ * attempt duration. While stopping, the caller then checks whether the grace can end
  * (engine_stop_check), once the outcome is in the completer's batch. */
-uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt);
+uint32_t scheduler_acked(struct scheduler *s, struct conn *c, int64_t id, int32_t attempt,
+                         bool release);
 
 /* Work for name (NULL: any) is due at run_at_ms: claim now, or arm the timer for then. */
 void scheduler_wake(struct scheduler *s, const char *name, size_t name_len, int64_t run_at_ms);

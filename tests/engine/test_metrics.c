@@ -139,6 +139,36 @@ Test(metrics, counters_match_the_jobs_run, .fini = stop)
     ec_close(&worker);
 }
 
+/* An attempt handed back unfinished (ACK release) is no attempt duration: the histogram
+ * counts the attempt that ran to its end only. */
+Test(metrics, a_released_attempt_is_not_timed, .fini = stop)
+{
+    start("metrics_rel");
+    struct ec app, worker;
+    fx_client(&fx, &app);
+    fx_client(&fx, &worker);
+    cr_assert_eq(ec_register(&worker, "m:rel", 1), 0);
+    int64_t id = enqueue(&app, "m:rel", NULL, NULL);
+    cr_assert_gt(id, 0);
+    struct wire_reply d;
+    cr_assert_eq(ec_next(&worker, RS_MSG_DISPATCH, T, &d), 0);
+    uint64_t attempt = d.msg.u.dispatch.attempt;
+    wire_reply_free(&d);
+    cr_assert_eq(ec_release(&worker, (uint64_t)id, attempt, NULL, 0), 0);
+    cr_assert_eq(ec_next(&worker, RS_MSG_DISPATCH, T, &d), 0, "the released job did not run again");
+    cr_assert_eq(d.msg.u.dispatch.job, (uint64_t)id);
+    cr_assert_eq(
+        ec_ack(&worker, (uint64_t)id, d.msg.u.dispatch.attempt, true, NULL, false, NULL, 0), 0);
+    wire_reply_free(&d);
+    char *m = scrape();
+    cr_expect_eq(series(m, "reseolio_jobs_started_total", "m:rel"), 2);
+    cr_expect_eq(series(m, "reseolio_jobs_succeeded_total", "m:rel"), 1);
+    cr_expect_eq(series(m, "reseolio_attempt_duration_seconds_count", "m:rel"), 1);
+    free(m);
+    ec_close(&app);
+    ec_close(&worker);
+}
+
 Test(metrics, healthz_follows_postgresql, .fini = stop)
 {
     start("metrics2");
