@@ -345,17 +345,20 @@ static const Oid types_prune_jobs[] = {PGBIN_INT8, PGBIN_INT4};
 /*
  * oldest_snapshot: $1 older_than_s int8 -> no row, or one: pid int4 (NULL: a prepared
  * transaction), age_s int8, who text (application name or the prepared transaction's gid),
- * state text. The open transaction of this database that has held a snapshot (backend_xmin)
- * longest, or prepared transaction, when it began more than $1 s ago: vacuum cannot remove a
- * row version that died after it began. Sessions of other roles show only with the
- * pg_read_all_stats role (or as a superuser).
+ * state text. The open transaction of a client session of this database that holds back the
+ * vacuum horizon (a snapshot, backend_xmin, or a transaction id, backend_xid: one that wrote and
+ * now sits idle in transaction has no snapshot between statements) longest, or prepared
+ * transaction, when it began more than $1 s ago: vacuum cannot remove a row version that died
+ * after it began. Sessions of other roles show only with the pg_read_all_stats role (or as a
+ * superuser).
  */
 static const char sql_oldest_snapshot[] =
     "SELECT pid, age_s, who, state FROM ("
     "  SELECT pid, extract(epoch FROM now() - xact_start)::int8 AS age_s,"
     "         coalesce(application_name, '') AS who, coalesce(state, '') AS state"
     "  FROM pg_stat_activity"
-    "  WHERE datname = current_database() AND backend_xmin IS NOT NULL"
+    "  WHERE datname = current_database() AND backend_type = 'client backend'"
+    "    AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL)"
     "    AND pid <> pg_backend_pid() AND xact_start < now() - $1 * interval '1 second'"
     "  UNION ALL"
     "  SELECT NULL, extract(epoch FROM now() - prepared)::int8, gid, 'prepared'"

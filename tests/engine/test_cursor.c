@@ -140,3 +140,24 @@ Test(cursor, a_transaction_holding_back_vacuum_is_reported, .fini = stop)
     cr_assert(daemon_proc_log_has(&fx.d, "has held back vacuum for"));
     PQfinish(holder);
 }
+
+/* A READ COMMITTED session that wrote and then sits idle in its transaction has no snapshot
+ * between statements, but its transaction id holds vacuum back all the same. */
+Test(cursor, an_idle_writing_transaction_is_reported, .fini = stop)
+{
+    const char *const extra[] = {"--heartbeat-ms", "100", "--vacuum-warn-s", "1", NULL};
+    fx_start(&fx, "cursor4", extra);
+    char conninfo[1024];
+    snprintf(conninfo, sizeof(conninfo), "%s application_name=rs-writer", fx.db);
+    PGconn *holder = PQconnectdb(conninfo);
+    cr_assert_eq(PQstatus(holder), CONNECTION_OK, "%s", PQerrorMessage(holder));
+    PGresult *r = PQexec(holder, "BEGIN");
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    r = PQexec(holder, "SELECT pg_current_xact_id()"); /* a transaction id, as a write takes */
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    cr_assert(daemon_proc_wait_log(&fx.d, "application 'rs-writer', idle in transaction", T),
+              "no warning about the idle transaction holding back vacuum");
+    PQfinish(holder);
+}
