@@ -651,7 +651,9 @@ void scheduler_dispatch_new(struct scheduler *s, uint64_t conn_id,
 {
     struct worker *w = scheduler_worker_of(s, conn_id);
     scheduler_reserve_done(s, w);
-    if (w != NULL && !s->stopped && !w->conn->closed) {
+    /* The worker may have lowered its concurrency meanwhile (REGISTER 0 at a stop): then its
+     * slot is gone, and the job goes back uncounted like one for a worker that left. */
+    if (w != NULL && !s->stopped && !w->conn->closed && worker_slots_for(w, job) > 0) {
         scheduler_dispatch(s, w, job);
         return;
     }
@@ -1177,6 +1179,13 @@ void scheduler_job_final(struct scheduler *s, int64_t id)
 void scheduler_catch_up(struct scheduler *s)
 {
     scheduler_cursors_clear(s);
+    /* A claim in flight read from the cursors just dropped: it must not set them again, or the
+     * claim kicked here would skip what this catch-up is for. */
+    if (s->claim_inflight) {
+        s->heard_inflight = true;
+        s->heard_us = INT64_MIN;
+        s->heard_id = INT64_MIN;
+    }
     scheduler_kick_work(s);
     scheduler_next_run_at(s);
 }

@@ -1,9 +1,11 @@
 /*
  * A worker handing jobs back: ACK release (pending again, due now, the attempt not counted;
  * stale releases refused), and REGISTER concurrency 0 (drain: no DISPATCH until it goes up,
- * also below the attempts already running, and with a claim in flight).
+ * also below the attempts already running, with a claim in flight, and with an enqueue straight
+ * to the worker in flight).
  */
 #include <criterion/criterion.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -264,4 +266,70 @@ Test(release, draining_during_a_claim_costs_no_attempt, .fini = stop)
     ec_close(&app);
     ec_close(&w);
     ec_close(&w2);
+}
+
+/* An enqueue straight to a worker (queue drained, slot free) that commits after the worker
+ * drained itself (REGISTER 0) must not reach it: the job goes back to pending, uncounted. The
+ * test holds the job's key in an open transaction, so that the daemon's INSERT waits with the
+ * slot reserved while the REGISTER 0 is answered. */
+Test(release, draining_during_a_direct_enqueue_costs_no_attempt, .fini = stop)
+{
+    fx_start(&fx, "draindirect", NULL);
+    struct ec app, w;
+    fx_client(&fx, &app);
+    fx_client(&fx, &w);
+    cr_assert_eq(ec_register(&w, "e", 1), 0);
+    /* One job through, so the queue is known drained and the slot free again. */
+    int64_t first = enqueue_max(&app, "e", 1);
+    struct wire_reply d, r;
+    cr_assert_eq(ec_next(&w, RS_MSG_DISPATCH, T, &d), 0);
+    wire_reply_free(&d);
+    cr_assert_eq(ec_ack(&w, (uint64_t)first, 1, true, NULL, false, NULL, 0), 0);
+
+    PGconn *holder = PQconnectdb(fx.db);
+    cr_assert_eq(PQstatus(holder), CONNECTION_OK, "%s", PQerrorMessage(holder));
+    PGresult *res = PQexec(holder, "BEGIN; INSERT INTO reseolio.jobs (name, args, idem_key, run_at,"
+                                   " created_at) VALUES ('e', '', 'held', now(), now())");
+    cr_assert_eq(PQresultStatus(res), PGRES_COMMAND_OK, "%s", PQerrorMessage(holder));
+    PQclear(res);
+    struct rs_msg m;
+    memset(&m, 0, sizeof(m));
+    m.type = RS_MSG_ENQUEUE;
+    m.u.enqueue.name = RS_STR("e");
+    m.u.enqueue.key = RS_STR("held");
+    m.u.enqueue.has = RS_HAS_MAX_ATTEMPTS;
+    m.u.enqueue.max_attempts = 1;
+    uint32_t rid = ec_send(&app, &m);
+    cr_assert_neq(rid, 0);
+    /* The daemon's INSERT waits for the held key. */
+    bool waiting = false;
+    for (int i = 0; i < 1000 && !waiting; i++) {
+        waiting = fx_int(&fx, "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
+                              "'Lock' AND datname = current_database()") > 0;
+        if (!waiting)
+            cr_assert(ec_none(&w, RS_MSG_DISPATCH, 10));
+    }
+    cr_assert(waiting, "the daemon's enqueue never waited for the held key");
+    cr_assert_eq(ec_register(&w, "e", 0), 0);
+    res = PQexec(holder, "ROLLBACK");
+    PQclear(res);
+    PQfinish(holder);
+    cr_assert_eq(ec_reply(&app, rid, T, &r), 0);
+    cr_assert_eq(r.msg.type, RS_MSG_ENQUEUED);
+    int64_t id = (int64_t)r.msg.u.enqueued.job;
+    wire_reply_free(&r);
+    cr_expect(ec_none(&w, RS_MSG_DISPATCH, 300), "a drained worker got the job");
+    /* Handed back uncounted; a worker with a slot runs its one attempt. */
+    struct ec w2;
+    fx_client(&fx, &w2);
+    cr_assert_eq(ec_register(&w2, "e", 1), 0);
+    cr_assert_eq(ec_next(&w2, RS_MSG_DISPATCH, T, &d), 0, "the job never ran");
+    cr_assert_eq(d.msg.u.dispatch.job, (uint64_t)id);
+    uint64_t attempt = d.msg.u.dispatch.attempt;
+    wire_reply_free(&d);
+    cr_assert_eq(ec_ack(&w2, (uint64_t)id, attempt, true, NULL, false, NULL, 0), 0);
+    cr_expect_eq(job_int("SELECT count(*) FROM reseolio.jobs WHERE id = %lld"
+                         " AND status = 'success'",
+                         id),
+                 1);
 }
