@@ -119,22 +119,34 @@ Test(cursor, order_holds_while_jobs_arrive_behind_it, .fini = stop)
     cr_assert(ec_none(&worker, RS_MSG_DISPATCH, 200));
 }
 
+/* A daemon that looks for old transactions every 100 ms and warns after 1 s, and a session
+ * named app that runs begin, then statement, and stays idle in that transaction. */
+static PGconn *hold_transaction(const char *prefix, const char *app, const char *begin,
+                                const char *statement)
+{
+    const char *const extra[] = {"--heartbeat-ms", "100", "--vacuum-warn-s", "1", NULL};
+    fx_start(&fx, prefix, extra);
+    char conninfo[1024];
+    snprintf(conninfo, sizeof(conninfo), "%s application_name=%s", fx.db, app);
+    PGconn *holder = PQconnectdb(conninfo);
+    cr_assert_eq(PQstatus(holder), CONNECTION_OK, "%s", PQerrorMessage(holder));
+    PGresult *r = PQexec(holder, begin);
+    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    r = PQexec(holder, statement);
+    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK, "%s", PQerrorMessage(holder));
+    PQclear(r);
+    return holder;
+}
+
 /* While a transaction holds back vacuum the claim stays fast, but the table grows: the daemon
  * says so in its log, naming the session, once it is older than --vacuum-warn-s. */
 Test(cursor, a_transaction_holding_back_vacuum_is_reported, .fini = stop)
 {
-    const char *const extra[] = {"--heartbeat-ms", "100", "--vacuum-warn-s", "1", NULL};
-    fx_start(&fx, "cursor3", extra);
-    char conninfo[1024];
-    snprintf(conninfo, sizeof(conninfo), "%s application_name=rs-holder", fx.db);
-    PGconn *holder = PQconnectdb(conninfo);
-    cr_assert_eq(PQstatus(holder), CONNECTION_OK, "%s", PQerrorMessage(holder));
-    PGresult *r = PQexec(holder, "BEGIN ISOLATION LEVEL REPEATABLE READ");
-    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    r = PQexec(holder, "SELECT count(*) FROM pg_class"); /* takes the snapshot */
-    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-    PQclear(r);
+    /* The SELECT takes the snapshot. */
+    PGconn *holder =
+        hold_transaction("cursor3", "rs-holder", "BEGIN ISOLATION LEVEL REPEATABLE READ",
+                         "SELECT count(*) FROM pg_class");
     cr_assert(daemon_proc_wait_log(&fx.d, "application 'rs-holder', idle in transaction", T),
               "no warning about the transaction holding back vacuum");
     cr_assert(daemon_proc_log_has(&fx.d, "has held back vacuum for"));
@@ -145,18 +157,9 @@ Test(cursor, a_transaction_holding_back_vacuum_is_reported, .fini = stop)
  * between statements, but its transaction id holds vacuum back all the same. */
 Test(cursor, an_idle_writing_transaction_is_reported, .fini = stop)
 {
-    const char *const extra[] = {"--heartbeat-ms", "100", "--vacuum-warn-s", "1", NULL};
-    fx_start(&fx, "cursor4", extra);
-    char conninfo[1024];
-    snprintf(conninfo, sizeof(conninfo), "%s application_name=rs-writer", fx.db);
-    PGconn *holder = PQconnectdb(conninfo);
-    cr_assert_eq(PQstatus(holder), CONNECTION_OK, "%s", PQerrorMessage(holder));
-    PGresult *r = PQexec(holder, "BEGIN");
-    cr_assert_eq(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    r = PQexec(holder, "SELECT pg_current_xact_id()"); /* a transaction id, as a write takes */
-    cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-    PQclear(r);
+    /* A transaction id, as a write takes. */
+    PGconn *holder =
+        hold_transaction("cursor4", "rs-writer", "BEGIN", "SELECT pg_current_xact_id()");
     cr_assert(daemon_proc_wait_log(&fx.d, "application 'rs-writer', idle in transaction", T),
               "no warning about the idle transaction holding back vacuum");
     PQfinish(holder);
