@@ -168,8 +168,14 @@ static void enqueuer_on_done(void *arg, const struct jobstore_enqueued *out, siz
         if (err == NULL)
             metrics_job(metrics_fn_id(it->job.name, it->job.name_len),
                         out[i].deduplicated ? METRICS_DEDUPLICATED : METRICS_ENQUEUED);
-        if (err == NULL && ((!out[i].deduplicated && !out[i].claimed) || out[i].revived))
+        if (err == NULL && ((!out[i].deduplicated && !out[i].claimed) || out[i].revived)) {
+            /* Its wake-up comes on the LISTEN session, maybe after the next claim: tell the
+             * scheduler where the job sits now (run_at is whole milliseconds), so that a
+             * claim cursor past it is dropped before that claim. */
+            scheduler_heard(q->e->scheduler, it->job.name, it->job.name_len,
+                            out[i].run_at_ms * 1000, out[i].id);
             scheduler_wake(q->e->scheduler, it->job.name, it->job.name_len, out[i].run_at_ms);
+        }
         if (err == NULL && out[i].revived)
             log_info("job %lld: a dead or cancelled step, called again by its parent, is pending",
                      (long long)out[i].id);
