@@ -169,20 +169,26 @@ static void scheduler_cursors_clear(struct scheduler *s)
     s->ncursors = 0;
 }
 
+/* The cursor is name's (len bytes, not NUL-terminated). */
+static bool cursor_is(const struct cursor *c, const char *name, size_t len)
+{
+    return strlen(c->name) == len && memcmp(c->name, name, len) == 0;
+}
+
 static struct cursor *scheduler_cursor_find(struct scheduler *s, const char *name, size_t len)
 {
     for (size_t i = 0; i < s->ncursors; i++)
-        if (strlen(s->cursors[i].name) == len && memcmp(s->cursors[i].name, name, len) == 0)
+        if (cursor_is(&s->cursors[i], name, len))
             return &s->cursors[i];
     return NULL;
 }
 
-/* (us, id) lies at or before the cursor's (run_at, id). Priorities are not compared: a job
- * woken at another priority than the cursor's is read by the claim's other scans anyway, so
+/* (us, id) lies at or before the place (run_at_us, id). Priorities are not compared: a job
+ * woken at another priority than a cursor's is read by the claim's other scans anyway, so
  * taking it for one at the cursor's priority only costs a scan from the start. */
-static bool cursor_covers(const struct jobstore_cursor *at, int64_t us, int64_t id)
+static bool place_covers(int64_t run_at_us, int64_t at_id, int64_t us, int64_t id)
 {
-    return us < at->run_at_us || (us == at->run_at_us && id <= at->id);
+    return us < run_at_us || (us == run_at_us && id <= at_id);
 }
 
 /* Job b comes after job a in the claim's order. */
@@ -203,10 +209,7 @@ static void scheduler_cursor_advance(struct scheduler *s, const char *name,
 {
     size_t len = strlen(name);
     struct cursor *c = scheduler_cursor_find(s, name, len);
-    bool keep =
-        !(s->heard_inflight && (s->heard_us < last->run_at_us ||
-                                (s->heard_us == last->run_at_us && s->heard_id <= last->id)));
-    if (!keep) {
+    if (s->heard_inflight && place_covers(last->run_at_us, last->id, s->heard_us, s->heard_id)) {
         if (c != NULL)
             c->at.set = false;
         return;
@@ -251,10 +254,9 @@ void scheduler_heard(struct scheduler *s, const char *name, size_t name_len, int
 {
     for (size_t i = 0; i < s->ncursors; i++) {
         struct cursor *c = &s->cursors[i];
-        if (c->at.set && (name == NULL || name_len == 0 ||
-                          (strlen(c->name) == name_len && memcmp(c->name, name, name_len) == 0)))
-            if (cursor_covers(&c->at, run_at_us, id))
-                c->at.set = false;
+        if (c->at.set && (name == NULL || name_len == 0 || cursor_is(c, name, name_len)) &&
+            place_covers(c->at.run_at_us, c->at.id, run_at_us, id))
+            c->at.set = false;
     }
     if (!s->claim_inflight)
         return;
@@ -1179,13 +1181,9 @@ void scheduler_job_final(struct scheduler *s, int64_t id)
 void scheduler_catch_up(struct scheduler *s)
 {
     scheduler_cursors_clear(s);
-    /* A claim in flight read from the cursors just dropped: it must not set them again, or the
-     * claim kicked here would skip what this catch-up is for. */
-    if (s->claim_inflight) {
-        s->heard_inflight = true;
-        s->heard_us = INT64_MIN;
-        s->heard_id = INT64_MIN;
-    }
+    /* As a wake-up before every place: a claim in flight read from the cursors just dropped
+     * and must not set them again, or the claim kicked here would skip what it is for. */
+    scheduler_heard(s, NULL, 0, INT64_MIN, INT64_MIN);
     scheduler_kick_work(s);
     scheduler_next_run_at(s);
 }
